@@ -1,0 +1,211 @@
+"""The botocore door: a ``before-call`` handler that answers served calls from the backend.
+
+Strictly private. How the handler reaches clients (see README#interception):
+
+* botocore gives every *session* the rows of ``botocore.handlers.BUILTIN_HANDLERS`` when the
+  session is created, and every client copies its session's emitter when the client is created
+  (``copy.copy`` in ``botocore/args.py``). Importing this package appends two rows to
+  ``BUILTIN_HANDLERS``, so every session — and every client — created after the import carries
+  the handler. While no ``mock_keypairs`` activation is active the handler returns ``None`` at
+  once and botocore goes on as if it were not there.
+* boto3's default session, if it already exists at import, gets the same rows registered on it.
+* A client created before the import has neither: :func:`attach_client` (``backend.attach``)
+  registers the handler on that one client for the rest of the activation.
+
+Answering at ``before-call`` short-circuits signing and HTTP: no credentials are needed and no
+socket is opened. The answer is what botocore's own parser makes of the EC2 XML, so responses
+and ``ClientError`` look exactly as they do against AWS.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import botocore.credentials
+import botocore.handlers
+from botocore.awsrequest import AWSResponse
+from botocore.parsers import ResponseParser, create_parser
+
+from ._errors import UnmockedOperationError
+from ._model import remember_service_model
+from ._ops import OPERATIONS, serves_tags
+from ._wire import WireRequest
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from botocore.model import OperationModel
+
+    from ._backend import KeyPairsBackend
+
+__all__ = ["EVENTS", "attach_client", "install_patches", "remove_patches"]
+
+_TAG_OPERATIONS = frozenset({"CreateTags", "DeleteTags", "DescribeTags"})
+_UNIQUE_ID = "ec2_keypair_mock"
+
+_current: Callable[[], tuple[KeyPairsBackend, bool] | None] = lambda: None  # noqa: E731
+_parsers: dict[str, ResponseParser] = {}
+_attached: list[BaseClient] = []
+_lock = threading.Lock()
+
+
+def set_current(getter: Callable[[], tuple[KeyPairsBackend, bool] | None]) -> None:
+    """Tell the handler how to find the active backend and its strictness (set by ``_mock``)."""
+    global _current
+    _current = getter
+
+
+def _parser(protocol: str) -> ResponseParser:
+    parser = _parsers.get(protocol)
+    if parser is None:
+        parser = _parsers[protocol] = create_parser(protocol)
+    return parser
+
+
+def _served(service: str, action: str, params: dict[str, Any]) -> bool:
+    if service == "sts":
+        return action == "DecodeAuthorizationMessage"
+    if action not in OPERATIONS:
+        return False
+    return action not in _TAG_OPERATIONS or serves_tags(action, params)
+
+
+def _credentials(request_signer: Any) -> tuple[str | None, str | None]:
+    # RequestSigner keeps the client's credentials in a private attribute; reading it is the
+    # only way to learn which principal calls. Unresolved or absent credentials → default caller.
+    credentials = getattr(request_signer, "_credentials", None)
+    if credentials is None:
+        return None, None
+    try:
+        return credentials.access_key, credentials.token
+    except Exception:
+        return None, None
+
+
+def _handler(
+    model: OperationModel,
+    params: dict[str, Any],
+    request_signer: Any = None,
+    context: dict[str, Any] | None = None,
+    **_: Any,
+) -> tuple[AWSResponse, dict[str, Any]] | None:
+    active = _current()
+    if active is None:
+        return None
+    backend, strict = active
+    service_model = model.service_model
+    service = service_model.service_name
+    action = model.name
+    body = params.get("body")
+    query: dict[str, str] = (
+        {k: str(v) for k, v in body.items() if k not in ("Action", "Version")}
+        if isinstance(body, dict)
+        else {}
+    )
+    if not _served(service, action, query):
+        if service == "ec2" and strict:
+            region = (context or {}).get("client_region") or "us-east-1"
+            served = ", ".join(sorted(OPERATIONS))
+            msg = (
+                f"mock_keypairs does not serve ec2.{action} (region {region}).\n"
+                f"Served operations: {served} (the tag operations for key pair ids only).\n"
+                "To let other EC2 calls reach their normal handlers, use "
+                "mock_keypairs(strict=False); see README#strict-mode."
+            )
+            raise UnmockedOperationError(msg)
+        return None
+    remember_service_model(service_model)
+    access_key, token = _credentials(request_signer)
+    region = (
+        (context or {}).get("client_region")
+        or getattr(request_signer, "region_name", None)
+        or "us-east-1"
+    )
+    request = WireRequest(
+        action=action,
+        params=query,
+        region=region,
+        service=service,
+        access_key_id=access_key,
+        session_token=token,
+    )
+    response = backend.dispatch(request, model if service == "ec2" else None)
+    headers = {key.lower(): value for key, value in response.headers.items()}
+    headers["content-length"] = str(len(response.body))
+    parsed: dict[str, Any] = _parser(service_model.protocol).parse(
+        {"body": response.body, "headers": headers, "status_code": response.status},
+        model.output_shape,
+    )
+    parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
+    return AWSResponse(None, response.status, headers, None), parsed
+
+
+EVENTS: tuple[tuple[str, Callable[..., Any], str], ...] = (
+    ("before-call.ec2", _handler, _UNIQUE_ID + ".ec2"),
+    ("before-call.sts.DecodeAuthorizationMessage", _handler, _UNIQUE_ID + ".sts"),
+)
+"""The one table of handler rows: every registration and every removal reads it."""
+
+
+def _register_builtin() -> None:
+    """Give every botocore session created from now on the (dormant) handler."""
+    for event, handler, _unique in EVENTS:
+        if (event, handler) not in botocore.handlers.BUILTIN_HANDLERS:
+            botocore.handlers.BUILTIN_HANDLERS.append((event, handler))
+    boto3 = sys.modules.get("boto3")  # not imported yet → no default session to reach
+    session = getattr(boto3, "DEFAULT_SESSION", None)
+    if session is not None:
+        for event, handler, unique_id in EVENTS:
+            session.events.register(event, handler, unique_id=unique_id)
+
+
+def attach_client(client: BaseClient) -> None:
+    """Register the handler on one existing client until the last activation stops."""
+    with _lock:
+        for event, handler, unique_id in EVENTS:
+            client.meta.events.register(event, handler, unique_id=unique_id)
+        _attached.append(client)
+
+
+def _detach_clients() -> None:
+    with _lock:
+        for client in _attached:
+            for event, _, unique_id in EVENTS:
+                client.meta.events.unregister(event, unique_id=unique_id)
+        _attached.clear()
+
+
+def _no_credentials(self: Any) -> None:
+    """Network credential providers answer "nothing here" while a mock is active."""
+    return None
+
+
+# While any activation is active, the two credential providers that reach the network (the
+# EC2 instance metadata service and the container endpoint) find nothing, so creating a client
+# with no credentials configured never opens a socket. Install and removal read this table.
+_PATCHES: tuple[tuple[type[Any], str], ...] = (
+    (botocore.credentials.InstanceMetadataProvider, "load"),
+    (botocore.credentials.ContainerProvider, "load"),
+)
+_saved: dict[tuple[type[Any], str], Any] = {}
+
+
+def install_patches() -> None:
+    """Called when the first activation starts."""
+    for owner, name in _PATCHES:
+        _saved[(owner, name)] = owner.__dict__[name]
+        setattr(owner, name, _no_credentials)
+
+
+def remove_patches() -> None:
+    """Called when the last activation stops: undo everything activations installed."""
+    for owner, name in _PATCHES:
+        original = _saved.pop((owner, name), None)
+        if original is not None:
+            setattr(owner, name, original)
+    _detach_clients()
+
+
+_register_builtin()

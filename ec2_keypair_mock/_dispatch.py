@@ -1,0 +1,322 @@
+"""The one dispatcher: a wire request in, a wire response out (DESIGN.md). Strictly private.
+
+Every front door calls :func:`dispatch`, so the botocore hook, the HTTP server and the
+``requests`` door answer identically. Order for every call: parse the Query parameters against
+the botocore model → authorize (the fake IAM policy) → DryRun → the operation's own checks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from botocore.model import OperationModel
+
+from ._authmsg import (
+    InvalidAuthorizationMessage,
+    PrincipalInfo,
+    decode_authorization_message,
+    encode_authorization_message,
+    unauthorized_message,
+)
+from ._evaluate import Decision, evaluate
+from ._keys import KeyFormat, KeyType, NewKey
+from ._model import InvalidQueryParameter, operation_model, parse_query, render_xml
+from ._ops import OPERATIONS
+from ._state import RegionState
+from ._wire import (
+    EC2Error,
+    WireRequest,
+    WireResponse,
+    error_response,
+    new_request_id,
+    response_headers,
+    xml_text,
+)
+
+if TYPE_CHECKING:
+    from ._backend import KeyPairsBackend
+    from ._principals import Principal
+
+__all__ = ["Call", "CallRecord", "dispatch"]
+
+_NO_RESOURCE_ACTIONS = frozenset({"ec2:DescribeKeyPairs", "ec2:DescribeTags"})
+_REDACTED = "<redacted>"
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One intercepted call, as ``backend.calls`` lists them.
+
+    ``params`` is the structured input (botocore's names, e.g. ``{"KeyName": "k",
+    "DryRun": True}``) with key material replaced by ``"<redacted>"``; ``error_code`` is None on
+    success; ``decision`` is the IAM decision that let the call through or stopped it.
+    """
+
+    operation: str
+    region: str
+    account_id: str
+    caller_arn: str
+    params: Mapping[str, Any]
+    status: int
+    error_code: str | None
+    decision: Decision | None
+    request_id: str
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether the call had ``DryRun=True``."""
+        return bool(self.params.get("DryRun"))
+
+
+class Call:
+    """One call in flight: what the operations see. Strictly private."""
+
+    __slots__ = ("_state", "backend", "caller", "decision", "params", "region", "request")
+
+    def __init__(
+        self,
+        backend: KeyPairsBackend,
+        request: WireRequest,
+        caller: Principal,
+        params: dict[str, Any],
+    ) -> None:
+        self.backend = backend
+        self.request = request
+        self.caller = caller
+        self.params = params
+        self.region = request.region
+        self.decision: Decision | None = None
+        self._state: RegionState | None = None
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The backend lock; hold it while reading or changing :attr:`state`."""
+        return self.backend._lock
+
+    @property
+    def state(self) -> RegionState:
+        """The caller's account's key pairs in the request's region."""
+        if self._state is None:
+            self._state = self.backend._region_state(self.caller.account_id, self.region)
+        return self._state
+
+    def key_pair_arn(self, name: str) -> str:
+        """The IAM resource ARN of a key pair (SPEC §8)."""
+        return f"arn:aws:ec2:{self.region}:{self.caller.account_id}:key-pair/{name}"
+
+    def new_key(self, key_type: str, key_format: str, name: str) -> NewKey:
+        """A new key pair's material, from the backend's key source."""
+        kt: KeyType = "ed25519" if key_type == "ed25519" else "rsa"
+        kf: KeyFormat = "ppk" if key_format == "ppk" else "pem"
+        return self.backend._key_source(kt, kf, name)
+
+    @staticmethod
+    def request_tag_context(tags: Mapping[str, str] | None) -> dict[str, Any]:
+        """``aws:RequestTag/<k>`` and ``aws:TagKeys`` for tags in the request."""
+        if tags is None:
+            return {}
+        context: dict[str, Any] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+        context["aws:TagKeys"] = list(tags)
+        return context
+
+    def context(self, extra: Mapping[str, Any]) -> dict[str, Any]:
+        """The full request context: keys every call carries plus the call's own (SPEC §8)."""
+        caller = self.caller
+        now = time.time()
+        context: dict[str, Any] = {
+            "aws:CurrentTime": datetime.fromtimestamp(now, timezone.utc).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ),
+            "aws:EpochTime": str(int(now)),
+            "aws:PrincipalAccount": caller.account_id,
+            "aws:PrincipalArn": caller.principal_arn,
+            "aws:PrincipalType": caller.principal_type,
+            "aws:RequestedRegion": self.region,
+            "aws:SecureTransport": "true" if self.request.secure_transport else "false",
+            "aws:SourceIp": self.request.source_ip,
+            "aws:userid": caller.user_id,
+            "ec2:Region": self.region,
+        }
+        if caller.kind == "user":
+            context["aws:username"] = caller.name
+        for key, value in caller.tags.items():
+            context[f"aws:PrincipalTag/{key}"] = value
+        context.update(extra)
+        return context
+
+    def authorize(self, action: str, resource: str, extra: Mapping[str, Any]) -> None:
+        """Decide ``action`` on ``resource``; raise ``UnauthorizedOperation`` when denied."""
+        caller = self.caller
+        backend = self.backend
+        decision = evaluate(
+            action=action,
+            resource=resource,
+            context=self.context(extra),
+            identity=caller.policies,
+            permissions_boundary=caller.permissions_boundary,
+            session_policy=caller.session_policy,
+            scps=backend._scps,
+        )
+        self.decision = decision
+        if decision.allowed:
+            return
+        encoded = None
+        if action not in _NO_RESOURCE_ACTIONS:
+            info = PrincipalInfo(id=caller.user_id, name=caller.name, arn=caller.arn)
+            encoded = encode_authorization_message(decision, info)
+        message = unauthorized_message(principal_arn=caller.arn, decision=decision, encoded=encoded)
+        raise EC2Error("UnauthorizedOperation", message, 403)
+
+    def check_dry_run(self) -> None:
+        """DryRun answers 412 once the caller is authorized (SPEC §8)."""
+        if self.params.get("DryRun"):
+            raise EC2Error(
+                "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412
+            )
+
+
+def _redact(params: Mapping[str, Any]) -> dict[str, Any]:
+    if "PublicKeyMaterial" in params:
+        return {**params, "PublicKeyMaterial": _REDACTED}
+    return dict(params)
+
+
+def dispatch(
+    backend: KeyPairsBackend, request: WireRequest, model: OperationModel | None = None
+) -> WireResponse:
+    """Answer one request exactly as EC2 (or STS, for DecodeAuthorizationMessage) would."""
+    if request.service == "sts":
+        return _dispatch_sts(backend, request)
+    action = request.action
+    operation = OPERATIONS.get(action)
+    caller = backend._caller(request.access_key_id)
+    if operation is None:
+        response = error_response(
+            "InvalidAction", f"The action {action} is not valid for this web service."
+        )
+        backend._log(
+            CallRecord(
+                action,
+                request.region,
+                caller.account_id,
+                caller.arn,
+                {},
+                400,
+                response.error_code,
+                None,
+                response.request_id,
+            )
+        )
+        return response
+    if model is None:
+        model = operation_model("ec2", action)
+    params: dict[str, Any] = {}
+    call: Call | None = None
+    try:
+        params = parse_query(model.input_shape, request.params)
+        call = Call(backend, request, caller, params)
+        output = operation(call)
+    except (EC2Error, InvalidQueryParameter) as error:
+        response = error_response(error.code, error.message, getattr(error, "status", 400))
+    else:
+        request_id = new_request_id()
+        response = WireResponse(
+            status=200,
+            body=render_xml(model, output, request_id),
+            headers=response_headers(request_id),
+            request_id=request_id,
+        )
+    backend._log(
+        CallRecord(
+            operation=action,
+            region=request.region,
+            account_id=caller.account_id,
+            caller_arn=caller.arn,
+            params=_redact(params),
+            status=response.status,
+            error_code=response.error_code,
+            decision=call.decision if call else None,
+            request_id=response.request_id,
+        )
+    )
+    return response
+
+
+_STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+
+def _sts_error(code: str, message: str, status: int) -> WireResponse:
+    request_id = new_request_id()
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse xmlns="{_STS_NS}"><Error>'
+        f"<Type>Sender</Type><Code>{code}</Code><Message>{xml_text(message)}</Message></Error>"
+        f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+    )
+    headers = {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}
+    return WireResponse(status, body.encode(), headers, request_id, code)
+
+
+def _dispatch_sts(backend: KeyPairsBackend, request: WireRequest) -> WireResponse:
+    """STS DecodeAuthorizationMessage for this mock's own tokens (SPEC §8)."""
+    caller = backend._caller(request.access_key_id)
+    if request.action != "DecodeAuthorizationMessage":
+        response = _sts_error(
+            "InvalidAction",
+            f"Could not find operation {request.action} for version 2011-06-15",
+            400,
+        )
+    else:
+        call = Call(backend, request, caller, {})
+        try:
+            call.authorize("sts:DecodeAuthorizationMessage", "*", {})
+        except EC2Error:
+            message = (
+                f"User: {caller.arn} is not authorized to perform: sts:DecodeAuthorizationMessage"
+            )
+            response = _sts_error("AccessDenied", message, 403)
+        else:
+            response = _decode(request.params.get("EncodedMessage"))
+    backend._log(
+        CallRecord(
+            request.action,
+            request.region,
+            caller.account_id,
+            caller.arn,
+            {"EncodedMessage": _REDACTED},
+            response.status,
+            response.error_code,
+            None,
+            response.request_id,
+        )
+    )
+    return response
+
+
+def _decode(token: str | None) -> WireResponse:
+    if not token:
+        return _sts_error(
+            "MissingParameter", "The request must contain the parameter EncodedMessage", 400
+        )
+    try:
+        decoded = decode_authorization_message(token)
+    except InvalidAuthorizationMessage:
+        return _sts_error(
+            "InvalidAuthorizationMessageException",
+            "The encoded message is invalid or was not issued by this service.",
+            400,
+        )
+    request_id = new_request_id()
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<DecodeAuthorizationMessageResponse '
+        f'xmlns="{_STS_NS}"><DecodeAuthorizationMessageResult><DecodedMessage>'
+        f"{xml_text(decoded)}</DecodedMessage></DecodeAuthorizationMessageResult>"
+        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+        "</DecodeAuthorizationMessageResponse>"
+    )
+    headers = {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}
+    return WireResponse(200, body.encode(), headers, request_id)

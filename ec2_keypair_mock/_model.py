@@ -1,0 +1,250 @@
+"""Model-driven translation between the Query wire format and structured data.
+
+Strictly private. Element and parameter names come from botocore's service model, so they are
+right by construction; element *order* follows SPEC.md, which records what EC2 really sends
+(the model's member order differs). The model is loaded lazily: importing the package must stay
+cheap, and the botocore door hands us the client's already-loaded operation model anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, NoReturn
+
+from botocore.model import ListShape, OperationModel, ServiceModel, Shape, StructureShape
+
+from ._wire import XML_DECLARATION, xml_text
+
+__all__ = [
+    "InvalidQueryParameter",
+    "operation_model",
+    "parse_query",
+    "render_xml",
+    "wire_name",
+]
+
+_models: dict[str, ServiceModel] = {}
+_models_lock = threading.Lock()
+
+# SPEC §2–§5: the order EC2 really sends elements in (requestId always comes first).
+_ORDER: dict[str, tuple[str, ...]] = {
+    "CreateKeyPair": ("KeyName", "KeyFingerprint", "KeyMaterial", "KeyPairId", "Tags"),
+    "ImportKeyPair": ("KeyName", "KeyPairId", "KeyFingerprint", "Tags"),
+    "DeleteKeyPair": ("Return", "KeyPairId"),
+    "KeyPairInfo": (
+        "KeyName",
+        "KeyPairId",
+        "KeyFingerprint",
+        "KeyType",
+        "PublicKey",
+        "CreateTime",
+        "Tags",
+    ),
+    "TagDescription": ("ResourceId", "ResourceType", "Key", "Value"),
+    "DescribeTags": ("Tags", "NextToken"),
+}
+# Lists EC2 sends even when empty (`<tagSet/>`, `<keySet/>`); elsewhere an absent list is omitted.
+_ALWAYS_LISTS = {
+    ("KeyPairInfo", "Tags"),
+    ("DescribeKeyPairs", "KeyPairs"),
+    ("DescribeTags", "Tags"),
+}
+
+_INDEX = re.compile(r"[1-9][0-9]{0,8}\Z")
+
+
+class InvalidQueryParameter(Exception):
+    """A Query parameter is unknown or its value does not fit its modelled type."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def service_model(service: str) -> ServiceModel:
+    """The botocore service model for ``service``, loaded once per process on first use."""
+    model = _models.get(service)
+    if model is None:
+        with _models_lock:
+            model = _models.get(service)
+            if model is None:
+                import botocore.session
+
+                model = botocore.session.get_session().get_service_model(service)
+                _models[service] = model
+    return model
+
+
+def remember_service_model(model: ServiceModel) -> None:
+    """Reuse a model a botocore client already loaded (saves ~100 ms of JSON on first use)."""
+    _models.setdefault(model.service_name, model)
+
+
+def operation_model(service: str, action: str) -> OperationModel:
+    """The operation model for ``action``."""
+    return service_model(service).operation_model(action)
+
+
+def wire_name(name: str, shape: Shape, service: str = "ec2") -> str:
+    """The Query parameter name botocore's serializer uses for a member."""
+    serialization = shape.serialization
+    if "queryName" in serialization:
+        return str(serialization["queryName"])
+    if service == "ec2" and "name" in serialization:
+        located = str(serialization["name"])
+        return located[0].upper() + located[1:]
+    return name
+
+
+def parse_query(
+    shape: StructureShape | None, params: Mapping[str, str], service: str = "ec2"
+) -> dict[str, Any]:
+    """Turn flat Query parameters into the structured input botocore's user would have passed.
+
+    Raises :class:`InvalidQueryParameter` for a parameter the operation does not have, a list
+    index that is not a positive integer, or a value that does not fit its type.
+    """
+    if shape is None:
+        if params:
+            _unknown(next(iter(params)))
+        return {}
+    tree: dict[str, Any] = {}
+    for key, value in params.items():
+        node = tree
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                _unknown(key)
+            node = child
+        last = parts[-1]
+        if isinstance(node.get(last), dict):
+            _unknown(key)
+        node[last] = value
+    return _structure(shape, tree, "", service)
+
+
+def _unknown(key: str) -> NoReturn:
+    raise InvalidQueryParameter("UnknownParameter", f"The parameter {key} is not recognized")
+
+
+def _structure(
+    shape: StructureShape, tree: Mapping[str, Any], prefix: str, service: str
+) -> dict[str, Any]:
+    names = {wire_name(name, member, service): name for name, member in shape.members.items()}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = names.get(key)
+        if name is None:
+            _unknown(prefix + key)
+        out[name] = _value(shape.members[name], value, prefix + key, service)
+    return out
+
+
+def _value(shape: Shape, value: Any, key: str, service: str) -> Any:
+    if isinstance(shape, ListShape):
+        if not isinstance(value, dict):
+            _unknown(key)
+        items = []
+        for index in value:
+            if not _INDEX.match(index):
+                _unknown(f"{key}.{index}")
+        for index in sorted(value, key=int):
+            items.append(_value(shape.member, value[index], f"{key}.{index}", service))
+        return items
+    if isinstance(shape, StructureShape):
+        if not isinstance(value, dict):
+            _unknown(key)
+        return _structure(shape, value, key + ".", service)
+    if isinstance(value, dict):
+        _unknown(key + "." + next(iter(value)))
+    return _scalar(shape, value, key)
+
+
+def _scalar(shape: Shape, value: str, key: str) -> Any:
+    kind = shape.type_name
+    if kind == "string":
+        return value
+    if kind == "boolean":
+        lowered = value.lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+    elif kind in ("integer", "long"):
+        if re.fullmatch(r"-?[0-9]{1,18}", value):
+            return int(value)
+    elif kind == "blob":
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            pass
+    else:
+        return value
+    msg = f"Value for parameter {key} is invalid."
+    raise InvalidQueryParameter("InvalidParameterValue", msg)
+
+
+def format_time(value: datetime) -> str:
+    """EC2's timestamp form: UTC, millisecond precision, ``Z`` (SPEC §2.3)."""
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def render_xml(operation: OperationModel, output: Mapping[str, Any], request_id: str) -> bytes:
+    """Render ``output`` (structured, botocore member names) as EC2's response XML."""
+    name = operation.name
+    parts = [f'{XML_DECLARATION}<{name}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">']
+    parts.append(f"<requestId>{request_id}</requestId>")
+    shape = operation.output_shape
+    if shape is None:
+        # CreateTags/DeleteTags have no modelled output, yet EC2 sends <return>true</return>.
+        parts.append("<return>true</return>")
+    else:
+        _render_members(parts, shape, output, name)
+    parts.append(f"</{name}Response>")
+    return "".join(parts).encode("utf-8")
+
+
+def _render_members(
+    parts: list[str], shape: StructureShape, value: Mapping[str, Any], order_key: str
+) -> None:
+    members = shape.members
+    order: Sequence[str] = _ORDER.get(order_key, tuple(members))
+    for member_name in order:
+        member = members[member_name]
+        item = value.get(member_name)
+        if item is None:
+            if (order_key, member_name) in _ALWAYS_LISTS:
+                parts.append(f"<{member.serialization['name']}/>")
+            continue
+        _render(parts, member, member.serialization.get("name", member_name), item)
+
+
+def _render(parts: list[str], shape: Shape, tag: str, value: Any) -> None:
+    if isinstance(shape, ListShape):
+        if not value:
+            parts.append(f"<{tag}/>")
+            return
+        parts.append(f"<{tag}>")
+        for item in value:
+            _render(parts, shape.member, "item", item)
+        parts.append(f"</{tag}>")
+    elif isinstance(shape, StructureShape):
+        parts.append(f"<{tag}>")
+        _render_members(parts, shape, value, shape.name)
+        parts.append(f"</{tag}>")
+    else:
+        parts.append(f"<{tag}>{_scalar_text(value)}</{tag}>")
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return format_time(value)
+    return xml_text(str(value))

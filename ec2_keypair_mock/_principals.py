@@ -1,0 +1,105 @@
+"""Who is calling: the default caller and principals made with ``backend.create_principal``.
+
+A boto3 client (or the AWS CLI, or a raw request) that signs with a principal's access key is
+evaluated as that principal; unknown or absent credentials are the default caller.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ._policy import Policy
+
+__all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_USER_NAME", "Principal", "make_principal"]
+
+DEFAULT_ACCOUNT_ID = "123456789012"
+DEFAULT_USER_NAME = "mock-user"
+_ID_CHARS = string.ascii_uppercase + string.digits
+
+
+def _unique_id(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_ID_CHARS) for _ in range(17))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An IAM user or an assumed-role session the mock evaluates calls as.
+
+    Use :attr:`access_key_id`, :attr:`secret_access_key` and :attr:`session_token` to build a
+    client that calls as this principal::
+
+        dev = backend.create_principal("dev", policy=policy)
+        ec2 = boto3.client(
+            "ec2",
+            region_name="us-east-1",
+            aws_access_key_id=dev.access_key_id,
+            aws_secret_access_key=dev.secret_access_key,
+            aws_session_token=dev.session_token,
+        )
+    """
+
+    name: str
+    kind: Literal["user", "role"]
+    account_id: str
+    arn: str
+    """The caller ARN AWS shows in messages (``…:assumed-role/<role>/<session>`` for roles)."""
+    principal_arn: str
+    """``aws:PrincipalArn``: the user ARN, or the *role* ARN for an assumed-role session."""
+    user_id: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(repr=False)
+    tags: Mapping[str, str]
+    policies: tuple[Policy, ...] = field(repr=False)
+    permissions_boundary: Policy | None = field(repr=False, default=None)
+    session_policy: Policy | None = field(repr=False, default=None)
+
+    @property
+    def principal_type(self) -> str:
+        """``aws:PrincipalType``: ``User`` or ``AssumedRole``."""
+        return "User" if self.kind == "user" else "AssumedRole"
+
+
+def make_principal(
+    name: str,
+    *,
+    kind: Literal["user", "role"],
+    account_id: str,
+    tags: Mapping[str, str],
+    policies: tuple[Policy, ...],
+    permissions_boundary: Policy | None = None,
+    session_policy: Policy | None = None,
+    access_key_id: str | None = None,
+) -> Principal:
+    """Build a principal with fresh, realistic-looking credentials."""
+    if kind == "user":
+        arn = principal_arn = f"arn:aws:iam::{account_id}:user/{name}"
+        user_id = _unique_id("AIDA")
+        key = access_key_id or _unique_id("AKIA")[:20]
+        token = None
+    else:
+        session = f"{name}-session"
+        principal_arn = f"arn:aws:iam::{account_id}:role/{name}"
+        arn = f"arn:aws:sts::{account_id}:assumed-role/{name}/{session}"
+        user_id = f"{_unique_id('AROA')}:{session}"
+        key = access_key_id or _unique_id("ASIA")[:20]
+        token = secrets.token_urlsafe(96)
+    return Principal(
+        name=name,
+        kind=kind,
+        account_id=account_id,
+        arn=arn,
+        principal_arn=principal_arn,
+        user_id=user_id,
+        access_key_id=key,
+        secret_access_key=secrets.token_urlsafe(30)[:40],
+        session_token=token,
+        tags=dict(tags),
+        policies=policies,
+        permissions_boundary=permissions_boundary,
+        session_policy=session_policy,
+    )

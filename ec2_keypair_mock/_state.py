@@ -1,0 +1,60 @@
+"""In-memory EC2 state: account → region → key pairs. Strictly private.
+
+Only public material is kept: AWS does not store a created key pair's private key, and neither
+do we (SPEC §9). Every mutation happens under the owning backend's lock.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = ["KEY_PAIR_QUOTA", "Pair", "RegionState", "new_key_pair_id"]
+
+KEY_PAIR_QUOTA = 5000  # per account and region (SPEC §7)
+
+
+@dataclass(slots=True, eq=False)
+class Pair:
+    """One key pair as EC2 keeps it (public data only). Strictly private."""
+
+    name: str
+    key_pair_id: str
+    fingerprint: str
+    key_type: str
+    public_blob: bytes
+    create_time: datetime
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RegionState:
+    """The key pairs of one account in one region, in creation order."""
+
+    by_name: dict[str, Pair] = field(default_factory=dict)
+    by_id: dict[str, Pair] = field(default_factory=dict)
+    issued_ids: set[str] = field(default_factory=set)
+
+    def add(self, pair: Pair) -> None:
+        """Store ``pair``; the caller has checked name uniqueness and the quota."""
+        self.by_name[pair.name] = pair
+        self.by_id[pair.key_pair_id] = pair
+        self.issued_ids.add(pair.key_pair_id)
+
+    def remove(self, pair: Pair) -> None:
+        """Forget ``pair`` and its tags; its id stays issued (deletes stay idempotent)."""
+        del self.by_name[pair.name]
+        del self.by_id[pair.key_pair_id]
+
+    def new_id(self) -> str:
+        """A fresh id, never issued before in this region: ``key-0`` + 16 hex (SPEC §2.3)."""
+        while True:
+            key_pair_id = new_key_pair_id()
+            if key_pair_id not in self.issued_ids:
+                return key_pair_id
+
+
+def new_key_pair_id() -> str:
+    """``key-0`` followed by 16 random lowercase hex digits."""
+    return "key-0" + secrets.token_hex(8)

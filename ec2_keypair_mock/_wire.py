@@ -1,0 +1,108 @@
+"""The wire-level request and response every front door speaks (EC2 Query protocol, SPEC §1).
+
+Strictly private. Each door (botocore hook, HTTP server, ``responses`` callback) turns what it
+receives into a :class:`WireRequest`, hands it to the dispatcher, and turns the
+:class:`WireResponse` back into its own kind of answer, so the doors cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "EC2_NAMESPACE",
+    "EC2Error",
+    "WireRequest",
+    "WireResponse",
+    "error_response",
+    "new_request_id",
+    "xml_text",
+]
+
+EC2_NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/"
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+# Characters XML 1.0 cannot carry at all (C0 controls other than TAB, LF, CR; surrogates;
+# U+FFFE/U+FFFF). SPEC §7: replace them by U+FFFD so every answer stays parseable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+@dataclass(frozen=True, slots=True)
+class WireRequest:
+    """One EC2 (or STS) Query request as it arrived, before any validation."""
+
+    action: str
+    params: Mapping[str, str]
+    """Flat Query parameters (``KeyName``, ``TagSpecification.1.Tag.1.Key``, …) without
+    ``Action`` and ``Version``. Values are the decoded form-field strings."""
+    region: str = "us-east-1"
+    service: str = "ec2"
+    access_key_id: str | None = None
+    session_token: str | None = None
+    secure_transport: bool = True
+    source_ip: str = "127.0.0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class WireResponse:
+    """What EC2 would send back: status, headers and the XML body."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    request_id: str = ""
+    error_code: str | None = None
+
+
+def new_request_id() -> str:
+    """A fresh lowercase UUID4, as EC2 uses for ``requestId``."""
+    return str(uuid.uuid4())
+
+
+def xml_text(value: str) -> str:
+    """Escape ``value`` for XML character data, replacing what XML 1.0 cannot carry."""
+    value = _NOT_XML.sub("\ufffd", value)
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def response_headers(request_id: str) -> dict[str, str]:
+    """The headers EC2 sends with every Query answer (SPEC §1)."""
+    return {
+        "Content-Type": "text/xml;charset=UTF-8",
+        "x-amzn-requestid": request_id,
+        "Server": "AmazonEC2",
+    }
+
+
+def error_response(code: str, message: str, status: int = 400) -> WireResponse:
+    """An EC2-style error answer (SPEC §1): no namespace, ``RequestID`` capitalised."""
+    request_id = new_request_id()
+    body = (
+        f"{XML_DECLARATION}<Response><Errors><Error><Code>{xml_text(code)}</Code>"
+        f"<Message>{xml_text(message)}</Message></Error></Errors>"
+        f"<RequestID>{request_id}</RequestID></Response>"
+    )
+    return WireResponse(
+        status=status,
+        body=body.encode("utf-8"),
+        headers=response_headers(request_id),
+        request_id=request_id,
+        error_code=code,
+    )
+
+
+class EC2Error(Exception):
+    """An error EC2 itself would answer with; the dispatcher turns it into a wire response."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+    def response(self) -> WireResponse:
+        """This error as an EC2 wire response."""
+        return error_response(self.code, self.message, self.status)

@@ -1,0 +1,34 @@
+"""Small helpers shared by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+from botocore.validate import validate_parameters
+
+
+def assert_valid_output(client: BaseClient, operation: str, response: dict[str, Any]) -> None:
+    """The response fits botocore's output shape (as Stubber validates canned responses)."""
+    shape = client.meta.service_model.operation_model(operation).output_shape
+    body = {key: value for key, value in response.items() if key != "ResponseMetadata"}
+    if shape is None:
+        assert body == {}
+        return
+    validate_parameters(body, shape)
+    metadata = response["ResponseMetadata"]
+    assert metadata["HTTPStatusCode"] == 200
+    assert len(metadata["RequestId"]) == 36
+
+
+def assert_client_error(
+    excinfo: pytest.ExceptionInfo[ClientError], code: str, message: str, status: int = 400
+) -> None:
+    """The ClientError has exactly this code, message and HTTP status."""
+    error = excinfo.value.response
+    assert error["Error"]["Code"] == code
+    assert error["Error"]["Message"] == message
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert len(error["ResponseMetadata"]["RequestId"]) == 36
