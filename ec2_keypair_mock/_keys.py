@@ -1,0 +1,187 @@
+"""Key generation, the private key material EC2 returns, and EC2's fingerprints (SPEC §2).
+
+Strictly private. Pure functions with no boto3 and no state: the backend calls
+:func:`create_key` for CreateKeyPair and keeps only what a :class:`NewKey` carries besides the
+material (EC2 never stores the private key, SPEC §9).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from ._ppk import PrivateKey, ppk_v2, public_blob_of, supported_key
+
+__all__ = [
+    "KeyFormat",
+    "KeyType",
+    "NewKey",
+    "PrivateKey",
+    "colon_hex",
+    "create_key",
+    "ed25519_fingerprint",
+    "generate_private_key",
+    "key_type_of_blob",
+    "material_for",
+    "public_key_line",
+]
+
+KeyType = Literal["rsa", "ed25519"]
+KeyFormat = Literal["pem", "ppk"]
+_FORMATS: frozenset[str] = frozenset(("pem", "ppk"))
+
+# The algorithm name at the start of a public blob, for the two key types EC2 knows.
+_ALGORITHMS: dict[bytes, KeyType] = {b"ssh-rsa": "rsa", b"ssh-ed25519": "ed25519"}
+
+# OpenSSH's own width for `BEGIN OPENSSH PRIVATE KEY` bodies (ssh-keygen writes 70-character
+# lines; cryptography writes 76). EC2's width is unknown (SPEC §2.1), so the mock follows
+# ssh-keygen, which is what users compare against.
+_OPENSSH_LINE = 70
+
+
+def _new_rsa() -> PrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+_GENERATORS: dict[str, Callable[[], PrivateKey]] = {
+    "rsa": _new_rsa,
+    "ed25519": ed25519.Ed25519PrivateKey.generate,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A freshly created key pair: what CreateKeyPair returns and what the backend keeps.
+
+    Strictly private. ``material`` is the exact ``keyMaterial`` text; ``public_blob`` is the SSH
+    wire-format public key, from which DescribeKeyPairs' ``publicKey`` is built.
+    """
+
+    key_type: KeyType
+    material: str
+    fingerprint: str
+    public_blob: bytes
+
+
+def colon_hex(digest: bytes) -> str:
+    """Return ``digest`` as lowercase hex pairs joined by ``:``, EC2's RSA fingerprint form."""
+    return ":".join(f"{byte:02x}" for byte in digest)
+
+
+def ed25519_fingerprint(public_blob: bytes) -> str:
+    """Return EC2's Ed25519 fingerprint: padded base64 of SHA-256 over the SSH blob.
+
+    It is ssh-keygen's ``SHA256:`` value without the prefix and with the ``=`` padding that
+    ssh-keygen strips (SPEC §2.2).
+    """
+    return base64.b64encode(hashlib.sha256(public_blob).digest()).decode("ascii")
+
+
+def _rsa_created_fingerprint(private_key: rsa.RSAPrivateKey) -> str:
+    """Return EC2's fingerprint for an RSA key it created: SHA-1 of the PKCS#8 DER private key.
+
+    Created and imported RSA keys use different fingerprints on EC2 (SPEC §2.2); this one is
+    only for keys the mock generated, see :mod:`._import` for the other.
+    """
+    der = private_key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    return colon_hex(hashlib.sha1(der).digest())
+
+
+def generate_private_key(key_type: KeyType) -> PrivateKey:
+    """Generate a new private key of ``key_type``: RSA-2048 with e=65537, or Ed25519.
+
+    This is the only place the mock generates keys, so that a pool or cache for the slow RSA
+    generation can later be put behind this one function.
+    """
+    # A table lookup rather than if/else so a stray string (the backend validates the enum, SPEC
+    # §7, but mypy cannot see every caller) fails loudly instead of falling into a default.
+    try:
+        generate = _GENERATORS[key_type]
+    except KeyError:
+        msg = f"Key type must be 'rsa' or 'ed25519', not {key_type!r}."
+        raise ValueError(msg) from None
+    return generate()
+
+
+def _rsa_pem(private_key: rsa.RSAPrivateKey) -> str:
+    """Return the PKCS#1 PEM EC2 returns: 64-character lines and no newline after the END line.
+
+    cryptography's "TraditionalOpenSSL" format is exactly PKCS#1 for RSA; only the final
+    newline differs from EC2's recorded material (SPEC §2.1).
+    """
+    pem = private_key.private_bytes(Encoding.PEM, PrivateFormat.TraditionalOpenSSL, NoEncryption())
+    return pem.decode("ascii").rstrip("\n")
+
+
+def _openssh_pem(private_key: ed25519.Ed25519PrivateKey) -> str:
+    """Return the ``openssh-key-v1`` private key EC2 returns for Ed25519 pem.
+
+    cryptography writes the key with an empty comment (SPEC §2.1 decision); the body is re-cut
+    at OpenSSH's 70 columns. No newline follows the END line: the AWS CLI documentation's
+    create-key-pair example shows ``"...\\n-----END OPENSSH PRIVATE KEY-----"`` with nothing after
+    it, matching the RSA material, and SPEC §2.1 notes that users must add the newline
+    ssh-keygen insists on.
+    """
+    pem = private_key.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption())
+    armor_begin, *body, armor_end = pem.decode("ascii").splitlines()
+    text = "".join(body)
+    lines = [text[i : i + _OPENSSH_LINE] for i in range(0, len(text), _OPENSSH_LINE)]
+    return "\n".join([armor_begin, *lines, armor_end])
+
+
+def material_for(private_key: PrivateKey, key_format: KeyFormat, comment: str) -> NewKey:
+    """Return the :class:`NewKey` EC2 would hand out for ``private_key`` in ``key_format``.
+
+    ``comment`` is the key pair's name; only PPK files carry it (``Comment:``). The fingerprint
+    does not depend on the format (SPEC §2.2).
+    """
+    key = supported_key(private_key)
+    if key_format not in _FORMATS:
+        msg = f"Key format must be 'pem' or 'ppk', not {key_format!r}."
+        raise ValueError(msg)
+    public_blob = public_blob_of(key)
+    if key_format == "ppk":
+        material = ppk_v2(key, comment)
+    elif isinstance(key, rsa.RSAPrivateKey):
+        material = _rsa_pem(key)
+    else:
+        material = _openssh_pem(key)
+    if isinstance(key, rsa.RSAPrivateKey):
+        return NewKey("rsa", material, _rsa_created_fingerprint(key), public_blob)
+    return NewKey("ed25519", material, ed25519_fingerprint(public_blob), public_blob)
+
+
+def create_key(key_type: KeyType, key_format: KeyFormat, comment: str) -> NewKey:
+    """Generate a key of ``key_type`` and return it as CreateKeyPair would (SPEC §2)."""
+    return material_for(generate_private_key(key_type), key_format, comment)
+
+
+def key_type_of_blob(public_blob: bytes) -> KeyType:
+    """Return the key type named at the start of an SSH public key blob.
+
+    Blobs come from this package (created or already validated imports), so a blob naming
+    anything else is a programming error and raises ``ValueError``.
+    """
+    length = int.from_bytes(public_blob[:4], "big")
+    name = public_blob[4 : 4 + length]
+    if len(name) != length or name not in _ALGORITHMS:
+        msg = f"The public key blob does not start with 'ssh-rsa' or 'ssh-ed25519': {name!r}."
+        raise ValueError(msg)
+    return _ALGORITHMS[name]
+
+
+def public_key_line(public_blob: bytes, name: str) -> str:
+    """Return DescribeKeyPairs' ``publicKey``: ``<alg> <base64 blob> <name>`` and a newline.
+
+    EC2 puts the key pair's name where the comment goes, whatever comment was imported, and
+    ends the line with ``\\n`` (SPEC §4).
+    """
+    key_type = key_type_of_blob(public_blob)
+    alg = "ssh-rsa" if key_type == "rsa" else "ssh-ed25519"
+    return f"{alg} {base64.b64encode(public_blob).decode('ascii')} {name}\n"
