@@ -154,7 +154,7 @@ def test_bare_and_options_together_is_rejected() -> None:
 
 
 def test_testcase_class() -> None:
-    """A decorated TestCase is mocked from setUpClass to tearDownClass, state shared by its tests."""
+    """A decorated TestCase is mocked from setUpClass to tearDownClass; its tests share state."""
     log: list[str] = []
 
     @mock_keypairs
@@ -169,7 +169,7 @@ def test_testcase_class() -> None:
         def test_b(self) -> None:
             create(ec2(), "b")
             names = [p["KeyName"] for p in ec2().describe_key_pairs()["KeyPairs"]]
-            self.assertEqual(sorted(names), ["a", "b"])
+            assert sorted(names) == ["a", "b"]
 
     result = unittest.TextTestRunner(stream=_Null(), verbosity=0).run(
         unittest.defaultTestLoader.loadTestsFromTestCase(KeyTests)
@@ -299,17 +299,22 @@ def test_same_mock_reentrant() -> None:
 
 def test_exception_inside_still_cleans_up() -> None:
     """Leaving an activation by exception removes everything it installed."""
-    with pytest.raises(ZeroDivisionError), mock_keypairs():
-        create(ec2())
-        1 / 0  # noqa: B018 - raising on purpose
+
+    def body() -> None:
+        with mock_keypairs():
+            create(ec2())
+            1 / 0  # noqa: B018 - raising on purpose
+
+    with pytest.raises(ZeroDivisionError):
+        body()
     assert_clean()
 
 
 # -- interception -------------------------------------------------------------------------------
 
 
-def test_no_credentials_and_no_network(
-    monkeypatch: pytest.MonkeyPatch, _no_network: list[Any]
+def test_no_credentials_andno_network(
+    monkeypatch: pytest.MonkeyPatch, no_network: list[Any]
 ) -> None:
     """With no credentials configured anywhere and sockets forbidden, mocked calls still work.
 
@@ -323,7 +328,7 @@ def test_no_credentials_and_no_network(
         pair = create(client)
         assert client.describe_key_pairs()["KeyPairs"][0]["KeyPairId"] == pair["KeyPairId"]
         assert backend.calls[0].caller_arn == "arn:aws:iam::123456789012:user/mock-user"
-    assert _no_network == []
+    assert no_network == []
 
 
 def test_clients_created_before_activation_are_served() -> None:
