@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from botocore.model import OperationModel
@@ -54,7 +53,19 @@ class CallRecord:
 
     ``params`` is the structured input (botocore's names, e.g. ``{"KeyName": "k",
     "DryRun": True}``) with key material replaced by ``"<redacted>"``; ``error_code`` is None on
-    success; ``decision`` is the IAM decision that let the call through or stopped it.
+    success. ``decision`` is the IAM decision that stopped the call (the denied check) or, when
+    every check allowed it, the decision for the operation's own action (``ec2:CreateKeyPair``,
+    not the second ``ec2:CreateTags`` check of a tagged create); None when the call never
+    reached authorization (an unknown action, unparsable parameters). ``decisions`` lists every
+    check made, in order.
+
+    Example::
+
+        record = backend.calls[-1]
+        record.decision.outcome            # "allowed", "implicitDeny" or "explicitDeny"
+        record.decision.policy_kind        # e.g. "permissions boundary" (None when allowed)
+        record.decision.statement.sid      # the deciding statement (None for implicit deny)
+        record.decision.context["ec2:KeyPairType"]
     """
 
     operation: str
@@ -66,6 +77,7 @@ class CallRecord:
     error_code: str | None
     decision: Decision | None
     request_id: str
+    decisions: tuple[Decision, ...] = ()
 
     @property
     def dry_run(self) -> bool:
@@ -76,7 +88,17 @@ class CallRecord:
 class Call:
     """One call in flight: what the operations see. Strictly private."""
 
-    __slots__ = ("_state", "backend", "caller", "decision", "params", "region", "request")
+    __slots__ = (
+        "_base",
+        "_state",
+        "backend",
+        "caller",
+        "decision",
+        "decisions",
+        "params",
+        "region",
+        "request",
+    )
 
     def __init__(
         self,
@@ -91,7 +113,9 @@ class Call:
         self.params = params
         self.region = request.region
         self.decision: Decision | None = None
+        self.decisions: list[Decision] = []
         self._state: RegionState | None = None
+        self._base: dict[str, Any] | None = None
 
     @property
     def lock(self) -> threading.RLock:
@@ -125,29 +149,25 @@ class Call:
         return context
 
     def context(self, extra: Mapping[str, Any]) -> dict[str, Any]:
-        """The full request context: keys every call carries plus the call's own (SPEC §8)."""
-        caller = self.caller
-        now = time.time()
-        context: dict[str, Any] = {
-            "aws:CurrentTime": datetime.fromtimestamp(now, timezone.utc).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            ),
-            "aws:EpochTime": str(int(now)),
-            "aws:PrincipalAccount": caller.account_id,
-            "aws:PrincipalArn": caller.principal_arn,
-            "aws:PrincipalType": caller.principal_type,
-            "aws:RequestedRegion": self.region,
-            "aws:SecureTransport": "true" if self.request.secure_transport else "false",
-            "aws:SourceIp": self.request.source_ip,
-            "aws:userid": caller.user_id,
-            "ec2:Region": self.region,
-        }
-        if caller.kind == "user":
-            context["aws:username"] = caller.name
-        for key, value in caller.tags.items():
-            context[f"aws:PrincipalTag/{key}"] = value
-        context.update(extra)
-        return context
+        """The full request context: keys every call carries plus the call's own (SPEC §8).
+
+        The keys every check of this call shares (time, region, transport, caller) are built
+        once per call, so the two checks of a tagged create see the same ``aws:CurrentTime``.
+        """
+        base = self._base
+        if base is None:
+            current_time, epoch_time = _time_strings()
+            request = self.request
+            base = self._base = {
+                "aws:CurrentTime": current_time,
+                "aws:EpochTime": epoch_time,
+                "aws:RequestedRegion": self.region,
+                "ec2:Region": self.region,
+                "aws:SecureTransport": "true" if request.secure_transport else "false",
+                "aws:SourceIp": request.source_ip,
+                **self.caller.context_keys,
+            }
+        return {**base, **extra}
 
     def authorize(self, action: str, resource: str, extra: Mapping[str, Any]) -> None:
         """Decide ``action`` on ``resource``; raise ``UnauthorizedOperation`` when denied."""
@@ -162,13 +182,14 @@ class Call:
             session_policy=caller.session_policy,
             scps=backend._scps,
         )
-        self.decision = decision
+        self.decisions.append(decision)
+        if self.decision is None or not decision.allowed:
+            self.decision = decision
         if decision.allowed:
             return
         encoded = None
         if action not in _NO_RESOURCE_ACTIONS:
-            info = PrincipalInfo(id=caller.user_id, name=caller.name, arn=caller.arn)
-            encoded = encode_authorization_message(decision, info)
+            encoded = encode_authorization_message(decision, principal_info(caller))
         message = unauthorized_message(principal_arn=caller.arn, decision=decision, encoded=encoded)
         raise EC2Error("UnauthorizedOperation", message, 403)
 
@@ -178,6 +199,36 @@ class Call:
             raise EC2Error(
                 "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412
             )
+
+
+def principal_info(caller: Principal) -> PrincipalInfo:
+    """Who was denied, as a decoded authorization message reports it.
+
+    AWS names IAM users (``"name": "Bob"``) but gives only ``id`` and ``arn`` for an
+    assumed-role session (AWS CLI example for ``sts decode-authorization-message``).
+    """
+    name = caller.name if caller.kind == "user" else None
+    return PrincipalInfo(id=caller.user_id, name=name, arn=caller.arn)
+
+
+# (second, aws:CurrentTime, aws:EpochTime): formatting a time costs more than the rest of the
+# context together, and IAM's time keys have one-second resolution, so format once a second.
+# A tuple is replaced in one assignment, so threads never see a torn value.
+_clock: tuple[int, str, str] = (-1, "", "")
+
+
+def _time_strings() -> tuple[str, str]:
+    """``aws:CurrentTime`` (ISO 8601, UTC, seconds) and ``aws:EpochTime`` for now."""
+    global _clock
+    second = int(time.time())
+    clock = _clock
+    if clock[0] != second:
+        clock = _clock = (
+            second,
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)),
+            str(second),
+        )
+    return clock[1], clock[2]
 
 
 def _redact(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -242,6 +293,7 @@ def dispatch(
             error_code=response.error_code,
             decision=call.decision if call else None,
             request_id=response.request_id,
+            decisions=tuple(call.decisions) if call else (),
         )
     )
     return response
@@ -264,6 +316,7 @@ def _sts_error(code: str, message: str, status: int) -> WireResponse:
 def _dispatch_sts(backend: KeyPairsBackend, request: WireRequest) -> WireResponse:
     """STS DecodeAuthorizationMessage for this mock's own tokens (SPEC §8)."""
     caller = backend._caller(request.access_key_id)
+    decision: Decision | None = None
     if request.action != "DecodeAuthorizationMessage":
         response = _sts_error(
             "InvalidAction",
@@ -275,11 +328,10 @@ def _dispatch_sts(backend: KeyPairsBackend, request: WireRequest) -> WireRespons
         try:
             call.authorize("sts:DecodeAuthorizationMessage", "*", {})
         except EC2Error:
-            message = (
-                f"User: {caller.arn} is not authorized to perform: sts:DecodeAuthorizationMessage"
-            )
-            response = _sts_error("AccessDenied", message, 403)
+            decision = call.decision
+            response = _sts_error("AccessDenied", _access_denied(caller, call.decision), 403)
         else:
+            decision = call.decision
             response = _decode(request.params.get("EncodedMessage"))
     backend._log(
         CallRecord(
@@ -290,11 +342,27 @@ def _dispatch_sts(backend: KeyPairsBackend, request: WireRequest) -> WireRespons
             {"EncodedMessage": _REDACTED},
             response.status,
             response.error_code,
-            None,
+            decision,
             response.request_id,
+            () if decision is None else (decision,),
         )
     )
     return response
+
+
+_EC2_PREFIX = "You are not authorized to perform this operation. "
+
+
+def _access_denied(caller: Principal, decision: Decision | None) -> str:
+    """STS's AccessDenied text: EC2's sentence without its EC2-only first sentence.
+
+    e.g. ``User: <arn> is not authorized to perform: sts:DecodeAuthorizationMessage because no
+    identity-based policy allows the sts:DecodeAuthorizationMessage action``.
+    """
+    if decision is None:  # pragma: no cover - authorize() always records its decision
+        return f"User: {caller.arn} is not authorized to perform: sts:DecodeAuthorizationMessage"
+    text = unauthorized_message(principal_arn=caller.arn, decision=decision, encoded=None)
+    return text.removeprefix(_EC2_PREFIX)
 
 
 def _decode(token: str | None) -> WireResponse:

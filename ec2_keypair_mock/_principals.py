@@ -10,6 +10,8 @@ import secrets
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
 from typing import Literal
 
 from ._policy import Policy
@@ -62,6 +64,26 @@ class Principal:
     def principal_type(self) -> str:
         """``aws:PrincipalType``: ``User`` or ``AssumedRole``."""
         return "User" if self.kind == "user" else "AssumedRole"
+
+    @cached_property
+    def context_keys(self) -> Mapping[str, str]:
+        """The request-context keys this principal adds to every call it makes (SPEC §8).
+
+        ``aws:PrincipalAccount``, ``aws:PrincipalArn``, ``aws:PrincipalType``, ``aws:userid``,
+        ``aws:username`` (IAM users only: a role session has none) and one
+        ``aws:PrincipalTag/<k>`` per tag. Built once per principal: every call reads it.
+        """
+        keys = {
+            "aws:PrincipalAccount": self.account_id,
+            "aws:PrincipalArn": self.principal_arn,
+            "aws:PrincipalType": self.principal_type,
+            "aws:userid": self.user_id,
+        }
+        if self.kind == "user":
+            keys["aws:username"] = self.name
+        for key, value in self.tags.items():
+            keys[f"aws:PrincipalTag/{key}"] = value
+        return MappingProxyType(keys)
 
 
 def make_principal(
