@@ -35,6 +35,20 @@ class _Stop(BaseException):
     """Raised from the signal handler to leave ``serve_forever`` (like KeyboardInterrupt)."""
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        msg = f"{text!r} is not a port number (0-65535; 0 picks a free port)"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
+
+
+def _account_id(text: str) -> str:
+    if len(text) != 12 or not text.isdigit():
+        msg = f"{text!r} is not an AWS account id (12 digits)"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ec2-keypair-mock",
@@ -52,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=DEFAULT_PORT,
         help=f"port to bind; 0 picks a free one (default: {DEFAULT_PORT})",
     )
@@ -62,7 +76,10 @@ def _parser() -> argparse.ArgumentParser:
         help="JSON IAM policy for the default caller (default: allow everything)",
     )
     serve.add_argument(
-        "--account-id", default=None, help="AWS account id of the default caller (123456789012)"
+        "--account-id",
+        type=_account_id,
+        default=None,
+        help="AWS account id of the default caller (default: 123456789012)",
     )
     serve.add_argument(
         "--verbose", action="store_true", help="log each request to stderr (never bodies)"

@@ -651,3 +651,55 @@ def test_cli_requires_a_command() -> None:
     )
     assert result.returncode == 2
     assert "usage: ec2-keypair-mock" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "'70000' is not a port number"),
+        (["--port", "-1"], "'-1' is not a port number"),
+        (["--account-id", "12345"], "'12345' is not an AWS account id (12 digits)"),
+    ],
+)
+def test_cli_rejects_bad_options(args: list[str], message: str) -> None:
+    """Out-of-range ports and malformed account ids are usage errors (exit status 2)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ec2_keypair_mock", "serve", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_cli_account_id_and_policy(tmp_path: Path) -> None:
+    """--account-id names the default caller's account; --policy is its identity policy."""
+    policy = tmp_path / "policy.json"
+    policy.write_text(
+        '{"Version": "2012-10-17", "Statement": '
+        '[{"Effect": "Allow", "Action": "ec2:DescribeKeyPairs", "Resource": "*"}]}'
+    )
+    process, url = start_cli("--port", "0", "--account-id", "111122223333", "--policy", str(policy))
+    try:
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        connection = http.client.HTTPConnection(host, int(port), timeout=5)
+        connection.request("GET", "/?Action=CreateKeyPair&KeyName=k")
+        answer = connection.getresponse()
+        body = answer.read()
+        connection.close()
+    finally:
+        process.terminate()
+        process.communicate(timeout=5)
+    assert (answer.status, error_code(body)) == (403, "UnauthorizedOperation")
+    assert b"User: arn:aws:iam::111122223333:" in body
+
+
+def test_console_script_is_declared() -> None:
+    """The `ec2-keypair-mock` console script runs the same main()."""
+    from importlib.metadata import entry_points
+
+    [script] = entry_points(group="console_scripts", name="ec2-keypair-mock")
+    assert script.value == "ec2_keypair_mock.__main__:main"
