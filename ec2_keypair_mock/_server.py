@@ -16,11 +16,12 @@ after refusing a body, so the client reads the refusal instead of a connection r
 DNS for the server name (``HTTPServer.server_bind`` calls ``getfqdn``, which can hang and leaves
 loopback); and quiet logs that never contain a body or a query string.
 
-Limits (documented in the README's server section): request body at most
+Limits (what the README's server section should say): request body at most
 :data:`MAX_BODY_BYTES` (1 MiB; an ImportKeyPair is under 3 KiB) → ``413``; request line 64 KiB
 and 100 header lines (``http.server``'s own limits) → ``414``/``431``; each socket read or write
 at most ``timeout`` seconds (default 10) and the whole body within the same time → connection
-closed; ``Transfer-Encoding`` (chunked bodies: no SDK sends them for Query) → ``411``.
+closed; ``Transfer-Encoding`` (chunked bodies: no SDK sends them for Query) → ``411``. Threads
+are not capped (one per open connection): the endpoint is for loopback, not for load.
 """
 
 from __future__ import annotations
