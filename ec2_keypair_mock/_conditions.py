@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import operator as _op
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -160,12 +161,8 @@ _BASE = {
     _WORDS[i]: (_WORDS[i + 1], "Not" in _WORDS[i], _WORDS[i + 2]) for i in range(0, len(_WORDS), 3)
 }
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
-    "eq": lambda request, policy: request == policy,
-    "lt": lambda request, policy: request < policy,
-    "le": lambda request, policy: request <= policy,
-    "gt": lambda request, policy: request > policy,
-    "ge": lambda request, policy: request >= policy,
-}
+    "eq": _op.eq, "lt": _op.lt, "le": _op.le, "gt": _op.gt, "ge": _op.ge
+}  # fmt: skip
 _TRUE_FALSE, _BASE64, _CIDR = "'true' or 'false'", "base64", "an IP address or CIDR block"
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _ISO_DATE = re.compile(
@@ -248,7 +245,6 @@ class Condition:
     negated: bool
     is_null: bool
     null_expectations: frozenset[bool]
-    uses_variables: bool
     matcher: Matcher
 
     def test(self, lookup: Lookup) -> bool:
@@ -304,29 +300,21 @@ def _scalar(value: object) -> str | None:
 
 def _string_matcher(family: str, templates: Sequence[Template], static: Sequence[str]) -> Matcher:
     dynamic = tuple(template for template in templates if template.has_variables)
-    if family == "string":
-        exact = frozenset(static)
+    if family in ("string", "string_ci"):
+        fold: Callable[[str], str] = str.casefold if family == "string_ci" else str
+        exact = frozenset(fold(value) for value in static)
 
-        def match_exact(request: str, lookup: Lookup) -> bool:
-            if request in exact:
-                return True
-            return any(template.resolve_text(lookup) == request for template in dynamic)
-
-        return match_exact
-    if family == "string_ci":
-        folded = frozenset(value.casefold() for value in static)
-
-        def match_folded(request: str, lookup: Lookup) -> bool:
-            lowered = request.casefold()
-            if lowered in folded:
+        def match_text(request: str, lookup: Lookup) -> bool:
+            folded = fold(request)
+            if folded in exact:
                 return True
             for template in dynamic:
                 text = template.resolve_text(lookup)
-                if text is not None and text.casefold() == lowered:
+                if text is not None and fold(text) == folded:
                     return True
             return False
 
-        return match_folded
+        return match_text
     arn = family == "arn"
     compiled = tuple(
         glob_regex(template.resolve(_no_lookup) or [], arn=arn)
@@ -398,11 +386,9 @@ def compile_condition(
         return results
 
     null: frozenset[bool] = frozenset()
-    uses_variables = False
     matcher: Matcher
     if family in ("string", "string_ci", "like", "arn"):
         templates = [parse_template(value, variables=variables) for value in values]
-        uses_variables = any(template.has_variables for template in templates)
         static = [t.resolve_text(_no_lookup) or "" for t in templates if not t.has_variables]
         matcher = _string_matcher(family, templates, static)
     elif family in ("numeric", "date"):
@@ -436,6 +422,5 @@ def compile_condition(
         negated=negated,
         is_null=family == "null",
         null_expectations=null,
-        uses_variables=uses_variables,
         matcher=matcher,
     )

@@ -205,6 +205,7 @@ def evaluate(
 
     Raises:
         PolicyError: A policy given as a string or mapping is malformed.
+        TypeError: ``identity`` is a single policy, or ``scps`` is not a list of levels.
 
     Example (``evaluate`` is exported as ``ec2_keypair_mock.evaluate``)::
 
@@ -223,6 +224,9 @@ def evaluate(
         >>> evaluate(action="ec2:DeleteKeyPair", resource="*", context={}, identity=[]).outcome
         'implicitDeny'
     """
+    if isinstance(identity, str | Mapping | Policy):
+        msg = "evaluate(identity=...) takes a sequence of policies; wrap a single policy in a list."
+        raise TypeError(msg)
     given_context = dict(context)
     request = (action.lower(), resource, _Context(given_context))
     denies: list[MatchedStatement] = []
@@ -232,6 +236,12 @@ def evaluate(
     scp_index = 0
     scp_ok = True
     for level in scps:
+        if isinstance(level, str | Mapping | Policy):
+            msg = (
+                "evaluate(scps=...) takes a list of levels, root first, each a list of policies; "
+                "for one SCP attached at one level, pass [[scp]]."
+            )
+            raise TypeError(msg)
         if not _scan(level, SCP, scp_index, request, denies, allows):
             scp_ok = False
         scp_index += len(level)

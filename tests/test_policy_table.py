@@ -503,3 +503,18 @@ def test_allow_all_is_fast() -> None:
         / 2000
     )
     assert per_call < 50e-6
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        {"identity": ALLOW_ALL},
+        {"identity": ALLOW_ALL_DOC},
+        {"identity": [ALLOW_ALL], "scps": [ALLOW_ALL_DOC]},
+    ],
+    ids=["identity-policy", "identity-mapping", "flat-scps"],
+)
+def test_shape_mistakes_are_type_errors(kinds: dict[str, Any]) -> None:
+    """A single policy where a list (of levels) belongs is a TypeError, not a silent deny."""
+    with pytest.raises(TypeError, match=r"^evaluate\((identity|scps)=\.\.\.\) takes a"):
+        evaluate(action=CREATE, resource=KP, context={}, **kinds)
