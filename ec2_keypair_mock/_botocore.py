@@ -80,6 +80,10 @@ def _credentials(request_signer: Any) -> tuple[str | None, str | None]:
         return None, None
     try:
         return credentials.access_key, credentials.token
+    except NotImplementedError:
+        # aiobotocore's refreshable credentials refuse synchronous reads (their refresh is a
+        # coroutine); the values last fetched are the ones the client would sign with.
+        return getattr(credentials, "_access_key", None), getattr(credentials, "_token", None)
     except Exception:
         return None, None
 
