@@ -297,11 +297,13 @@ def _parse_statement(
     )
 
 
-def parse_policy(document: str | Mapping[str, object], *, kind: str = IDENTITY) -> Policy:
+def parse_policy(document: str | Mapping[str, object] | Policy, *, kind: str = IDENTITY) -> Policy:
     """Parse and validate a policy document given as a JSON string or a mapping.
 
     Args:
-        document: The policy, as JSON text or an already-decoded mapping.
+        document: The policy, as JSON text or an already-decoded mapping. A parsed
+            :class:`Policy` is returned as it is when it was validated as the same ``kind``,
+            and re-validated from its source otherwise.
         kind: ``"identity-based policy"`` (default), ``"permissions boundary"``,
             ``"session policy"`` or ``"service control policy"``. SCP statements may omit
             Resource (it then means every resource); other kinds need Resource or NotResource.
@@ -312,6 +314,8 @@ def parse_policy(document: str | Mapping[str, object], *, kind: str = IDENTITY) 
     if kind not in POLICY_KINDS:
         msg = f"Unknown policy kind {kind!r}; use one of {', '.join(map(repr, POLICY_KINDS))}."
         raise ValueError(msg)
+    if isinstance(document, Policy):
+        return document if document.kind == kind else parse_policy(document.source, kind=kind)
     loaded: object = document
     if isinstance(document, str):
         try:

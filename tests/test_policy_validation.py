@@ -236,3 +236,14 @@ def test_allow_all_constant() -> None:
         "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
     }
     assert ALLOW_ALL.kind == "identity-based policy"
+
+
+def test_parsed_policies_pass_through() -> None:
+    """A Policy is reused for its own kind and re-validated for another kind."""
+    assert parse_policy(ALLOW_ALL) is ALLOW_ALL
+    as_scp = parse_policy(ALLOW_ALL, kind="service control policy")
+    assert (as_scp.kind, as_scp.source) == ("service control policy", ALLOW_ALL.source)
+    scp = parse_policy(with_statement(Resource=None), kind="service control policy")
+    message = "Statement 0 has neither Resource nor NotResource; use exactly one of them."
+    with pytest.raises(PolicyError, match=f"^{re.escape(message)}$"):
+        parse_policy(scp)
