@@ -48,15 +48,22 @@ def _top_backend() -> KeyPairsBackend:
     return active[0]
 
 
+def _top_strict() -> bool:
+    active = _top()
+    return active is None or active[1]
+
+
 _botocore.set_current(_top)
 
 
 def _install() -> None:
     _botocore.install_patches()
+    # The requests door needs `responses`, whose import costs tens of milliseconds; a process
+    # that has not imported `requests` cannot be making requests calls, so it pays nothing.
     if "requests" in sys.modules:
         from . import _requests_door
 
-        _requests_door.install(_top_backend)
+        _requests_door.install(_top_backend, is_strict=_top_strict)
 
 
 def _uninstall() -> None:
