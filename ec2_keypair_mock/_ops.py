@@ -67,7 +67,7 @@ def _authorize_create(call: Call, action: str, name: str, tags: dict[str, str] |
     if action == "ec2:CreateKeyPair":
         extra["ec2:KeyPairType"] = call.params.get("KeyType") or "rsa"
     call.authorize(action, resource, extra)
-    if tags is not None:
+    if tags:  # a TagSpecification without tags tags nothing: no CreateTags check
         create_action = action.split(":", 1)[1]
         call.authorize(
             "ec2:CreateTags", resource, {**request_tags, "ec2:CreateAction": create_action}
