@@ -141,8 +141,8 @@ class Call:
 
     @staticmethod
     def request_tag_context(tags: Mapping[str, str] | None) -> dict[str, Any]:
-        """``aws:RequestTag/<k>`` and ``aws:TagKeys`` for tags in the request."""
-        if tags is None:
+        """``aws:RequestTag/<k>`` and ``aws:TagKeys`` for tags in the request (none: no keys)."""
+        if not tags:
             return {}
         context: dict[str, Any] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
         context["aws:TagKeys"] = list(tags)

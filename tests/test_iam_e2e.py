@@ -269,6 +269,19 @@ def test_tagged_create_makes_a_second_create_tags_check(
     assert record.decision is first
 
 
+def test_tag_specification_without_tags_needs_no_create_tags(backend: KeyPairsBackend) -> None:
+    """An empty TagSpecification tags nothing: one check, no tag keys, no ec2:CreateTags needed."""
+    backend.policy = policy(allow("ec2:CreateKeyPair"))
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    response = ec2.create_key_pair(
+        KeyName="deploy",
+        KeyType="ed25519",
+        TagSpecifications=[{"ResourceType": "key-pair", "Tags": []}],
+    )
+    assert "Tags" not in response
+    assert _only(backend)["extra"] == {"ec2:KeyPairType": "ed25519"}
+
+
 def test_import_key_pair_context(ec2: BaseClient, backend: KeyPairsBackend) -> None:
     """ImportKeyPair: the pair's ARN, no ec2:KeyPairType; tags add the CreateTags check."""
     ec2.import_key_pair(KeyName="laptop", PublicKeyMaterial=public_key())
