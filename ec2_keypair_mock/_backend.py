@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._dispatch import CallRecord, dispatch
 from ._import import KeyFormatInvalid, parse_public_key_material
+from ._keycache import key_source
 from ._keys import KeyType, NewKey, create_key, public_key_line
 from ._ops import _now
 from ._policy import ALLOW_ALL, Policy, parse_policy
@@ -120,7 +121,7 @@ class KeyPairsBackend:
         )
         self._principals: dict[str, Principal] = {}
         self.fresh_keys = fresh_keys
-        self._key_source = create_key
+        self._key_source = key_source(fresh_keys)
 
     # -- front door -------------------------------------------------------------------------
 
