@@ -36,6 +36,8 @@ __all__ = ["OPERATIONS", "pair_output", "serves_tags"]
 Output = dict[str, Any]
 
 _KEY_PAIR_ID = re.compile(r"key-[0-9a-f]{17}\Z")
+# Any EC2 resource id: a lowercase prefix, then 8 or 17 lowercase hex digits (i-…, vol-…, sg-…).
+_EC2_ID = re.compile(r"[a-z]+(?:-[a-z]+)*-(?:[0-9a-f]{8}|[0-9a-f]{17})\Z")
 _MAX_MATERIAL = 2048
 
 
@@ -304,18 +306,26 @@ def _pair_context(call: Call, pair: Pair | None) -> dict[str, Any]:
 
 
 def serves_tags(action: str, params: Mapping[str, str]) -> bool:
-    """Whether a tag call is about key pairs, so this mock (and not another handler) answers it."""
+    """Whether a tag call is about key pairs, so this mock (and not another handler) answers it.
+
+    DescribeTags is about key pairs when one of its filters alone confines it to them (filters
+    AND): a ``resource-type`` filter whose values are all ``key-pair``, or a ``resource-id``
+    filter whose values are all key pair ids. Filters are read one by one, not merged by name,
+    so two such filters (or a repeated value) still count.
+    """
     if action == "DescribeTags":
         filters: dict[str, list[str]] = {}
         for key, value in params.items():
             parts = key.split(".")
             if len(parts) == 4 and parts[0] == "Filter" and parts[2] == "Value":
-                name = params.get(f"Filter.{parts[1]}.Name", "")
-                filters.setdefault(name, []).append(value)
-        if filters.get("resource-type") == ["key-pair"]:
-            return True
-        ids = filters.get("resource-id")
-        return bool(ids) and all(i.startswith("key-") for i in ids or ())
+                filters.setdefault(parts[1], []).append(value)
+        for index, values in filters.items():
+            name = params.get(f"Filter.{index}.Name", "")
+            if name == "resource-type" and all(value == "key-pair" for value in values):
+                return True
+            if name == "resource-id" and all(value.startswith("key-") for value in values):
+                return True
+        return False
     resources = [value for key, value in params.items() if key.lower().startswith("resourceid.")]
     return any(resource.startswith("key-") for resource in resources)
 
@@ -324,6 +334,11 @@ def _tagged_pairs(call: Call) -> list[Pair]:
     resources: list[str] = call.params.get("Resources") or []
     if not resources:
         raise missing("ResourceId")
+    for resource in resources:
+        # EC2 checks the shape of every id first [rec for CreateTags on other resource types].
+        shape = _KEY_PAIR_ID if resource.startswith("key-") else _EC2_ID
+        if not shape.match(resource):
+            raise EC2Error("InvalidID", f"The ID '{resource}' is not valid")
     others = [resource for resource in resources if not resource.startswith("key-")]
     if others:
         raise invalid(
@@ -335,6 +350,8 @@ def _tagged_pairs(call: Call) -> list[Pair]:
         for resource in dict.fromkeys(resources):
             pair = call.state.by_id.get(resource)
             if pair is None:
+                # AWS's answer for a well-formed key pair id that does not exist is not recorded
+                # [dec]: EC2's NotFound code for key pairs, worded for an id.
                 raise EC2Error(
                     "InvalidKeyPair.NotFound", f"The key pair ID '{resource}' does not exist"
                 )

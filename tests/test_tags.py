@@ -217,7 +217,7 @@ def test_unknown_key_pair_id(
     gone = ec2.create_key_pair(KeyName="gone", KeyType="ed25519")["KeyPairId"]
     ec2.delete_key_pair(KeyPairId=gone)
     before = _stored(backend)
-    for unknown in ("key-0123456789abcdef0", gone, east_only, "key-bad"):
+    for unknown in ("key-0123456789abcdef0", gone, east_only):
         _error(
             getattr(ec2, operation),
             "InvalidKeyPair.NotFound",
@@ -225,6 +225,25 @@ def test_unknown_key_pair_id(
             Resources=[ids["web"], unknown],
             Tags=_tags(env="x"),
         )
+    assert _stored(backend) == before
+
+
+@pytest.mark.parametrize("operation", ["create_tags", "delete_tags"])
+@pytest.mark.parametrize(
+    "bad_id", ["key-bad", "key-0123", "KEY-0123456789ABCDEF0", "2014-10-21T13:34:24.000Z", "i-xyz"]
+)
+def test_malformed_id(
+    ec2: BaseClient, backend: KeyPairsBackend, ids: dict[str, str], operation: str, bad_id: str
+) -> None:
+    """A malformed id next to a key pair id is EC2's `InvalidID`; nothing changes."""
+    before = _stored(backend)
+    _error(
+        getattr(ec2, operation),
+        "InvalidID",
+        f"The ID '{bad_id}' is not valid",
+        Resources=[ids["web"], bad_id],
+        Tags=_tags(env="x"),
+    )
     assert _stored(backend) == before
 
 
@@ -426,6 +445,25 @@ def test_describe_tags_invalid_filter(ec2: BaseClient, ids: dict[str, str]) -> N
         "The filter 'tag-key' is invalid",
         Filters=[*KEY_PAIRS, {"Name": "tag-key", "Values": ["env"]}],
     )
+
+
+@pytest.mark.parametrize(
+    ("filters", "count"),
+    [
+        ([{"Name": "resource-type", "Values": ["key-pair", "key-pair"]}], 2),
+        ([KEY_PAIRS[0], KEY_PAIRS[0]], 2),
+        ([{"Name": "resource-type", "Values": ["instance"]}, KEY_PAIRS[0]], 0),
+        ([{"Name": "resource-id", "Values": ["i-0123456789abcdef0"]}, KEY_PAIRS[0]], 0),
+        ([{"Name": "resource-id", "Values": ["key-0123456789abcdef0", "key-0"]}], 0),
+    ],
+)
+def test_describe_tags_confined_to_key_pairs_by_any_filter(
+    ec2: BaseClient, ids: dict[str, str], filters: list[dict[str, Any]], count: int
+) -> None:
+    """One filter confining the call to key pairs is enough for the mock to serve it (AND)."""
+    response = ec2.describe_tags(Filters=filters)
+    assert_valid_output(ec2, "DescribeTags", response)
+    assert len(response["Tags"]) == count
 
 
 @pytest.mark.parametrize(
