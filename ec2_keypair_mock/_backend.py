@@ -235,6 +235,9 @@ class KeyPairsBackend:
                 fingerprint, blob, kind = new.fingerprint, new.public_blob, key_type
             else:
                 data = public_key.encode() if isinstance(public_key, str) else public_key
+                if len(data) > 2048:  # ImportKeyPair's limit (SPEC §3)
+                    msg = "public_key is longer than the 2048 bytes ImportKeyPair accepts."
+                    raise ValueError(msg)
                 imported = parse_public_key_material(data)
                 fingerprint, blob, kind = (
                     imported.fingerprint,

@@ -375,6 +375,11 @@ def test_add_ignores_the_policy(backend: KeyPairsBackend) -> None:
             "The maximum number of tags for a resource has been reached.",
         ),
         (("k",), {"key_type": "dsa"}, "Key type must be 'rsa' or 'ed25519', not 'dsa'."),
+        (
+            ("k", "ssh-ed25519 " + "A" * 2037),
+            {},
+            "public_key is longer than the 2048 bytes ImportKeyPair accepts.",
+        ),
     ],
 )
 def test_add_invalid_input_raises_value_error(
