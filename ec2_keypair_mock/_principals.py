@@ -6,6 +6,7 @@ evaluated as that principal; unknown or absent credentials are the default calle
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 from collections.abc import Mapping
@@ -21,6 +22,11 @@ __all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_USER_NAME", "Principal", "make_princip
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_USER_NAME = "mock-user"
 _ID_CHARS = string.ascii_uppercase + string.digits
+
+
+# IAM's rule for user and role names (CreateUser/CreateRole ``UserName``/``RoleName``).
+_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+_ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
 
 
 def _unique_id(prefix: str) -> str:
@@ -97,7 +103,21 @@ def make_principal(
     session_policy: Policy | None = None,
     access_key_id: str | None = None,
 ) -> Principal:
-    """Build a principal with fresh, realistic-looking credentials."""
+    """Build a principal with fresh, realistic-looking credentials.
+
+    Raises:
+        ValueError: ``name`` is not a valid IAM user/role name, or ``account_id`` is not 12
+            digits (either would make ARNs no policy could match as intended).
+    """
+    if not _NAME.fullmatch(name):
+        msg = (
+            f"{name!r} is not a valid IAM {kind} name: use 1 to 64 letters, digits and "
+            "the characters +=,.@_-."
+        )
+        raise ValueError(msg)
+    if not _ACCOUNT.fullmatch(account_id):
+        msg = f"account_id must be a 12-digit string, not {account_id!r}."
+        raise ValueError(msg)
     if kind == "user":
         arn = principal_arn = f"arn:aws:iam::{account_id}:user/{name}"
         user_id = _unique_id("AIDA")

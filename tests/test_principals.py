@@ -306,3 +306,70 @@ def test_principals_survive_reset(backend: KeyPairsBackend) -> None:
     assert backend.key_pairs() == []
     client(dev).create_key_pair(KeyName="deploy", KeyType="ed25519")
     assert backend.calls[-1].caller_arn == dev.arn
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"name": "a/b"},
+            "'a/b' is not a valid IAM user name: use 1 to 64 letters, digits and the "
+            "characters +=,.@_-.",
+        ),
+        (
+            {"name": "", "kind": "role"},
+            "'' is not a valid IAM role name: use 1 to 64 letters, digits and the "
+            "characters +=,.@_-.",
+        ),
+        (
+            {"name": "dev", "account_id": "1234"},
+            "account_id must be a 12-digit string, not '1234'.",
+        ),
+    ],
+)
+def test_invalid_names_and_accounts_are_rejected(
+    backend: KeyPairsBackend, kwargs: dict[str, Any], message: str
+) -> None:
+    """A name or account that would make malformed ARNs is refused with a sentence."""
+    with pytest.raises(ValueError, match=r"\.$") as excinfo:
+        backend.create_principal(**kwargs)
+    assert str(excinfo.value) == message
+    assert backend._principals == {}
+
+
+def test_principals_through_the_http_endpoint() -> None:
+    """The server door signs in as the principal too (SigV4 access key), over plain HTTP."""
+    from ec2_keypair_mock._backend import KeyPairsBackend as Backend
+    from ec2_keypair_mock._server import LocalEndpoint
+
+    backend = Backend(fresh_keys=True)
+    ops = backend.create_principal(
+        "ops",
+        policy=policy(allow("ec2:CreateKeyPair", {"Bool": {"aws:SecureTransport": "false"}})),
+        kind="role",
+    )
+    with LocalEndpoint(backend) as endpoint:
+        ec2 = boto3.client(
+            "ec2",
+            region_name="eu-west-1",
+            endpoint_url=endpoint.url,
+            aws_access_key_id=ops.access_key_id,
+            aws_secret_access_key=ops.secret_access_key,
+            aws_session_token=ops.session_token,
+        )
+        try:
+            ec2.create_key_pair(KeyName="deploy", KeyType="ed25519")
+            with pytest.raises(ClientError) as excinfo:
+                ec2.describe_key_pairs()
+        finally:
+            ec2.close()
+    assert_denied(
+        excinfo,
+        unauthorized("ec2:DescribeKeyPairs", None, implicit("ec2:DescribeKeyPairs"), ops.arn),
+    )
+    created = backend.calls[0]
+    assert created.caller_arn == ops.arn
+    assert created.decision is not None
+    assert created.decision.context["aws:SecureTransport"] == "false"
+    assert created.decision.context["aws:SourceIp"] == "127.0.0.1"
+    assert created.decision.context["aws:RequestedRegion"] == "eu-west-1"
