@@ -18,6 +18,7 @@ from ._import import KeyFormatInvalid, parse_public_key_material
 from ._keys import public_key_line
 from ._state import KEY_PAIR_QUOTA, Pair, RegionState
 from ._validate import (
+    Wildcard,
     check_enum,
     check_key_name,
     check_tags,
@@ -201,7 +202,7 @@ _PAIR_FILTERS: dict[str, Callable[[Pair], Iterable[str]]] = {
 }
 
 
-def _filter_test(name: str, values: list[re.Pattern[str]]) -> Callable[[Pair], bool]:
+def _filter_test(name: str, values: list[Wildcard]) -> Callable[[Pair], bool]:
     """One DescribeKeyPairs filter: true when any of the pair's values matches any pattern."""
     getter = _PAIR_FILTERS.get(name)
     if getter is None:
@@ -424,7 +425,7 @@ def describe_tags(call: Call) -> Output:
     params = call.params
     call.authorize("ec2:DescribeTags", "*", {})
     call.check_dry_run()
-    tests: list[tuple[Callable[[Pair, str, str], str], list[re.Pattern[str]]]] = []
+    tests: list[tuple[Callable[[Pair, str, str], str], list[Wildcard]]] = []
     for spec in params.get("Filters") or ():
         name = str(spec.get("Name") or "null")
         if name not in _TAG_FILTERS:
