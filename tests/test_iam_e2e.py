@@ -367,6 +367,116 @@ def test_create_and_delete_tags_context(ec2: BaseClient, backend: KeyPairsBacken
     }
 
 
+@pytest.mark.parametrize(
+    ("operation", "condition", "allowed", "denied"),
+    [
+        ("DeleteKeyPair", {"StringLike": {"ec2:KeyPairName": "dev-*"}}, "dev-a", "prod-b"),
+        ("DeleteKeyPair", {"StringEquals": {"ec2:KeyPairType": "ed25519"}}, "dev-a", "prod-b"),
+        ("DeleteKeyPair", {"StringEquals": {"ec2:ResourceTag/owner": "alice"}}, "dev-a", "prod-b"),
+        ("DeleteKeyPair", {"StringEquals": {"aws:ResourceTag/owner": "bob"}}, "prod-b", "dev-a"),
+        ("CreateTags", {"StringEquals": {"aws:ResourceTag/owner": "alice"}}, "dev-a", "prod-b"),
+        ("CreateTags", {"StringEquals": {"ec2:KeyPairType": "rsa"}}, "prod-b", "dev-a"),
+        ("DeleteTags", {"StringLike": {"ec2:KeyPairName": "prod-*"}}, "prod-b", "dev-a"),
+        ("DeleteTags", {"StringEquals": {"ec2:ResourceTag/owner": "alice"}}, "dev-a", "prod-b"),
+    ],
+)
+def test_resource_keys_drive_conditions(
+    operation: str, condition: dict[str, Any], allowed: str, denied: str
+) -> None:
+    """Name, type and resource tags of the target pair decide Delete/CreateTags/DeleteTags."""
+    document = policy(allow(f"ec2:{operation}", condition))
+    with mock_keypairs(policy=document) as backend:
+        ids = {
+            "dev-a": backend.add_key_pair("dev-a", key_type="ed25519", tags={"owner": "alice"}),
+            "prod-b": backend.add_key_pair("prod-b", key_type="rsa", tags={"owner": "bob"}),
+        }
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        calls: dict[str, Callable[[str], Any]] = {
+            "DeleteKeyPair": lambda name: ec2.delete_key_pair(KeyName=name, DryRun=True),
+            "CreateTags": lambda name: ec2.create_tags(
+                Resources=[ids[name].key_pair_id], Tags=[{"Key": "t", "Value": "v"}], DryRun=True
+            ),
+            "DeleteTags": lambda name: ec2.delete_tags(
+                Resources=[ids[name].key_pair_id], DryRun=True
+            ),
+        }
+        call = calls[operation]
+        with pytest.raises(ClientError) as excinfo:
+            call(allowed)
+        assert excinfo.value.response["Error"]["Code"] == "DryRunOperation"
+        with pytest.raises(ClientError) as excinfo:
+            call(denied)
+        action = f"ec2:{operation}"
+        assert_denied(excinfo, unauthorized(action, arn(denied), implicit(action)))
+
+
+@pytest.mark.parametrize(
+    ("operation", "tags", "allowed"),
+    [
+        ("CreateTags", {"team": "blue"}, True),
+        ("CreateTags", {"team": "red"}, False),
+        ("CreateTags", {"team": "blue", "cost": "1"}, False),
+        ("DeleteTags", {"tmp-build": ""}, True),
+        ("DeleteTags", {"tmp-build": "", "owner": ""}, False),
+        # IAM's documented pitfall: no keys at all makes ForAllValues true (deletes every tag).
+        ("DeleteTags", {}, True),
+    ],
+)
+def test_request_tag_keys_drive_conditions(
+    operation: str, tags: dict[str, str], allowed: bool
+) -> None:
+    """aws:RequestTag/<k> and aws:TagKeys (ForAllValues) on CreateTags and DeleteTags."""
+    document = policy(
+        allow(
+            "ec2:CreateTags",
+            {
+                "StringEquals": {"aws:RequestTag/team": "blue"},
+                "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]},
+            },
+        ),
+        allow("ec2:DeleteTags", {"ForAllValues:StringLike": {"aws:TagKeys": "tmp-*"}}),
+    )
+    with mock_keypairs(policy=document) as backend:
+        pair = backend.add_key_pair("deploy", key_type="ed25519", tags={"owner": "alice"})
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        method = ec2.create_tags if operation == "CreateTags" else ec2.delete_tags
+        kwargs: dict[str, Any] = {"Resources": [pair.key_pair_id]}
+        if tags:
+            kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        with pytest.raises(ClientError) as excinfo:
+            method(DryRun=True, **kwargs)
+        if allowed:
+            assert excinfo.value.response["Error"]["Code"] == "DryRunOperation"
+            return
+        action = f"ec2:{operation}"
+        assert_denied(excinfo, unauthorized(action, arn("deploy"), implicit(action)))
+
+
+def test_import_key_pair_request_tags_drive_conditions() -> None:
+    """ImportKeyPair carries the request tags too; its CreateTags check names ImportKeyPair."""
+    document = policy(
+        allow("ec2:ImportKeyPair", {"StringEquals": {"aws:RequestTag/team": "blue"}}),
+        allow("ec2:CreateTags", {"StringEquals": {"ec2:CreateAction": "ImportKeyPair"}}),
+    )
+    with mock_keypairs(policy=document) as backend:
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        ec2.import_key_pair(
+            KeyName="laptop",
+            PublicKeyMaterial=public_key(),
+            TagSpecifications=tag_spec(team="blue"),
+        )
+        with pytest.raises(ClientError) as excinfo:
+            ec2.import_key_pair(
+                KeyName="other",
+                PublicKeyMaterial=public_key(),
+                TagSpecifications=tag_spec(team="red"),
+            )
+        assert_denied(
+            excinfo, unauthorized("ec2:ImportKeyPair", arn("other"), implicit("ec2:ImportKeyPair"))
+        )
+        assert [p.name for p in backend.key_pairs()] == ["laptop"]
+
+
 # -- §8 answers: DryRun, denials, nothing changes ---------------------------------------------
 
 
