@@ -12,9 +12,11 @@ import base64
 import binascii
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NoReturn
+from weakref import WeakKeyDictionary
 
 from botocore.model import ListShape, OperationModel, ServiceModel, Shape, StructureShape
 
@@ -22,6 +24,7 @@ from ._wire import XML_DECLARATION, xml_text
 
 __all__ = [
     "InvalidQueryParameter",
+    "RenderedXML",
     "operation_model",
     "parse_query",
     "render_xml",
@@ -137,27 +140,51 @@ def _unknown(key: str) -> NoReturn:
 def _structure(
     shape: StructureShape, tree: Mapping[str, Any], prefix: str, service: str
 ) -> dict[str, Any]:
-    names = {wire_name(name, member, service): name for name, member in shape.members.items()}
+    names = _query_names(shape, service)
     out: dict[str, Any] = {}
     for key, value in tree.items():
-        name = names.get(key)
-        if name is None:
+        found = names.get(key)
+        if found is None:
             _unknown(prefix + key)
-        out[name] = _value(shape.members[name], value, prefix + key, service)
+        name, member = found
+        out[name] = _value(member, value, prefix + key, service)
     return out
+
+
+_query_name_maps: WeakKeyDictionary[Shape, dict[str, dict[str, tuple[str, Shape]]]] = (
+    WeakKeyDictionary()
+)
+
+
+def _query_names(shape: StructureShape, service: str) -> dict[str, tuple[str, Shape]]:
+    """Wire name → (member name, member shape), computed once per shape (not per call).
+
+    Keyed weakly by the shape: every botocore client builds its own model objects, and a test
+    suite creates thousands of clients.
+    """
+    per_service = _query_name_maps.get(shape)
+    if per_service is None:
+        per_service = _query_name_maps.setdefault(shape, {})
+    names = per_service.get(service)
+    if names is None:
+        names = per_service[service] = {
+            wire_name(name, member, service): (name, member)
+            for name, member in shape.members.items()
+        }
+    return names
 
 
 def _value(shape: Shape, value: Any, key: str, service: str) -> Any:
     if isinstance(shape, ListShape):
         if not isinstance(value, dict):
             _unknown(key)
-        items = []
         for index in value:
             if not _INDEX.match(index):
                 _unknown(f"{key}.{index}")
-        for index in sorted(value, key=int):
-            items.append(_value(shape.member, value[index], f"{key}.{index}", service))
-        return items
+        return [
+            _value(shape.member, value[index], f"{key}.{index}", service)
+            for index in sorted(value, key=int)
+        ]
     if isinstance(shape, StructureShape):
         if not isinstance(value, dict):
             _unknown(key)
@@ -195,6 +222,51 @@ def format_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
+# -- rendering ------------------------------------------------------------------------------------
+
+
+class RenderedXML(bytes):
+    """A success body that remembers the structured output it was rendered from.
+
+    Strictly private. It is the XML, byte for byte; the botocore door uses ``output`` and
+    ``request_id`` to build what botocore's parser would make of these bytes without parsing
+    them (:func:`parsed_output`; ``tests/test_fast_path.py`` proves the two equal).
+    """
+
+    operation: OperationModel
+    output: Mapping[str, Any]
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    name: str  # botocore's member name
+    tag: str  # the XML element
+    shape: Shape
+    always: bool  # EC2 sends the (empty) list even when there is nothing in it
+
+
+# Per structure shape: its members in the order EC2 sends them, only those EC2 sends.
+_render_plans: WeakKeyDictionary[Shape, tuple[_Member, ...]] = WeakKeyDictionary()
+
+
+def _render_plan(shape: StructureShape, order_key: str) -> tuple[_Member, ...]:
+    plan = _render_plans.get(shape)
+    if plan is None:
+        members = shape.members
+        plan = tuple(
+            _Member(
+                name,
+                members[name].serialization.get("name", name),
+                members[name],
+                (order_key, name) in _ALWAYS_LISTS,
+            )
+            for name in _ORDER.get(order_key, tuple(members))
+        )
+        _render_plans[shape] = plan
+    return plan
+
+
 def render_xml(operation: OperationModel, output: Mapping[str, Any], request_id: str) -> bytes:
     """Render ``output`` (structured, botocore member names) as EC2's response XML."""
     name = operation.name
@@ -205,24 +277,23 @@ def render_xml(operation: OperationModel, output: Mapping[str, Any], request_id:
         # CreateTags/DeleteTags have no modelled output, yet EC2 sends <return>true</return>.
         parts.append("<return>true</return>")
     else:
-        _render_members(parts, shape, output, name)
+        _render_members(parts, _render_plan(shape, name), output)
     parts.append(f"</{name}Response>")
-    return "".join(parts).encode("utf-8")
+    body = RenderedXML("".join(parts).encode("utf-8"))
+    body.operation = operation
+    body.output = output
+    body.request_id = request_id
+    return body
 
 
-def _render_members(
-    parts: list[str], shape: StructureShape, value: Mapping[str, Any], order_key: str
-) -> None:
-    members = shape.members
-    order: Sequence[str] = _ORDER.get(order_key, tuple(members))
-    for member_name in order:
-        member = members[member_name]
-        item = value.get(member_name)
+def _render_members(parts: list[str], plan: tuple[_Member, ...], value: Mapping[str, Any]) -> None:
+    for member in plan:
+        item = value.get(member.name)
         if item is None:
-            if (order_key, member_name) in _ALWAYS_LISTS:
-                parts.append(f"<{member.serialization['name']}/>")
+            if member.always:
+                parts.append(f"<{member.tag}/>")
             continue
-        _render(parts, member, member.serialization.get("name", member_name), item)
+        _render(parts, member.shape, member.tag, item)
 
 
 def _render(parts: list[str], shape: Shape, tag: str, value: Any) -> None:
@@ -236,15 +307,26 @@ def _render(parts: list[str], shape: Shape, tag: str, value: Any) -> None:
         parts.append(f"</{tag}>")
     elif isinstance(shape, StructureShape):
         parts.append(f"<{tag}>")
-        _render_members(parts, shape, value, shape.name)
+        _render_members(parts, _render_plan(shape, shape.name), value)
         parts.append(f"</{tag}>")
     else:
         parts.append(f"<{tag}>{_scalar_text(value)}</{tag}>")
 
 
+# Text that needs neither escaping nor replacing (the common case) is used as it is.
+_NEEDS_ESCAPE = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _scalar_text(value: Any) -> str:
+    if isinstance(value, str):
+        return xml_text(value) if _NEEDS_ESCAPE.search(value) else value
+    return xml_text(_plain_text(value))
+
+
+def _plain_text(value: Any) -> str:
+    # The text of a scalar before XML escaping.
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
         return format_time(value)
-    return xml_text(str(value))
+    return str(value)
