@@ -242,6 +242,12 @@ class _Handler(BaseHTTPRequestHandler):
         return b"".join(chunks)
 
     def _send(self, response: WireResponse, action: str | None = None) -> None:
+        if self.request_version == "HTTP/0.9":
+            # A well-formed HTTP/0.9 request ("GET /", or "GET / HTTP/0.9") would otherwise be
+            # answered with the bare body: no status line, no headers, which no HTTP/1.x
+            # client can read. Answer in 1.0 and close, as send_error does.
+            self.request_version = "HTTP/1.0"
+            self.close_connection = True
         self.send_response_only(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
