@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._dispatch import CallRecord, dispatch
+from ._errors import PolicyError
 from ._import import KeyFormatInvalid, parse_public_key_material
 from ._keycache import key_source
 from ._keys import KeyType, NewKey, create_key, public_key_line
@@ -64,18 +65,47 @@ def _record(pair: Pair, region: str, account_id: str) -> KeyPairRecord:
     )
 
 
-def _policies(
-    document: PolicyDocument | Sequence[PolicyDocument] | None, kind: str
+def _parse(document: PolicyDocument | Policy, kind: str, argument: str) -> Policy:
+    """Parse one document, naming the argument it came from in any error."""
+    try:
+        return parse_policy(document, kind=kind)
+    except PolicyError as error:
+        msg = f"{argument}: {error}"
+        raise PolicyError(msg) from None
+
+
+def identity_policies(
+    document: PolicyDocument | Sequence[PolicyDocument] | None, argument: str = "policy"
 ) -> tuple[Policy, ...]:
+    """``policy=`` as given (one document, a list, or None for allow-all) → parsed policies."""
     if document is None:
         return (ALLOW_ALL,)
-    if isinstance(document, (str, Mapping)):
-        return (parse_policy(document, kind=kind),)
-    return tuple(parse_policy(d, kind=kind) for d in document)
+    kind = "identity-based policy"
+    if isinstance(document, (str, Mapping, Policy)):
+        return (_parse(document, kind, argument),)
+    return tuple(_parse(d, kind, f"{argument}[{i}]") for i, d in enumerate(document))
 
 
-def _optional(document: PolicyDocument | None, kind: str) -> Policy | None:
-    return None if document is None else parse_policy(document, kind=kind)
+def optional_policy(document: PolicyDocument | None, kind: str, argument: str) -> Policy | None:
+    """A permissions boundary or session policy, parsed (None stays None)."""
+    return None if document is None else _parse(document, kind, argument)
+
+
+def scp_levels(scps: Iterable[Iterable[PolicyDocument]]) -> tuple[tuple[Policy, ...], ...]:
+    """``scps=[[root documents], [OU documents], ...]`` → parsed levels, shape checked."""
+    if isinstance(scps, (str, Mapping)):
+        scps = [scps]  # caught just below with a clear message
+    levels = []
+    for i, level in enumerate(scps):
+        if isinstance(level, (str, Mapping, Policy)):
+            msg = (
+                "scps is a list of levels, root first, each a list of policy documents: "
+                "write scps=[[root_scp], [ou_scp]], not scps=[root_scp, ou_scp]."
+            )
+            raise TypeError(msg)
+        kind = "service control policy"
+        levels.append(tuple(_parse(d, kind, f"scps[{i}][{j}]") for j, d in enumerate(level)))
+    return tuple(levels)
 
 
 class KeyPairsBackend:
@@ -107,17 +137,17 @@ class KeyPairsBackend:
         self._lock = threading.RLock()
         self._regions: dict[tuple[str, str], RegionState] = {}
         self._calls: list[CallRecord] = []
-        self._scps: tuple[tuple[Policy, ...], ...] = tuple(
-            tuple(parse_policy(d, kind="service control policy") for d in level) for level in scps
-        )
+        self._scps = scp_levels(scps)
         self._default = make_principal(
             DEFAULT_USER_NAME,
             kind="user",
             account_id=account_id,
             tags={},
-            policies=_policies(policy, "identity-based policy"),
-            permissions_boundary=_optional(permissions_boundary, "permissions boundary"),
-            session_policy=_optional(session_policy, "session policy"),
+            policies=identity_policies(policy),
+            permissions_boundary=optional_policy(
+                permissions_boundary, "permissions boundary", "permissions_boundary"
+            ),
+            session_policy=optional_policy(session_policy, "session policy", "session_policy"),
         )
         self._principals: dict[str, Principal] = {}
         self.fresh_keys = fresh_keys
@@ -167,7 +197,7 @@ class KeyPairsBackend:
 
     @policy.setter
     def policy(self, document: PolicyDocument | Sequence[PolicyDocument] | None) -> None:
-        policies = _policies(document, "identity-based policy")  # raises before changing anything
+        policies = identity_policies(document)  # raises before changing anything
         with self._lock:
             self._default = replace(self._default, policies=policies)
 
@@ -194,9 +224,11 @@ class KeyPairsBackend:
             kind=kind,
             account_id=account_id or self.account_id,
             tags=dict(tags or {}),
-            policies=_policies(policy, "identity-based policy"),
-            permissions_boundary=_optional(permissions_boundary, "permissions boundary"),
-            session_policy=_optional(session_policy, "session policy"),
+            policies=identity_policies(policy),
+            permissions_boundary=optional_policy(
+                permissions_boundary, "permissions boundary", "permissions_boundary"
+            ),
+            session_policy=optional_policy(session_policy, "session policy", "session_policy"),
         )
         with self._lock:
             self._principals[principal.access_key_id] = principal

@@ -13,13 +13,18 @@ import os
 import sys
 import threading
 import unittest
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
 from . import _botocore
-from ._backend import KeyPairsBackend, PolicyDocument
-from ._policy import parse_policy
+from ._backend import (
+    KeyPairsBackend,
+    PolicyDocument,
+    identity_policies,
+    optional_policy,
+    scp_levels,
+)
 from ._principals import DEFAULT_ACCOUNT_ID
 
 __all__ = ["KeyPairsMock", "mock_keypairs"]
@@ -97,28 +102,18 @@ class KeyPairsMock:
         strict: bool = True,
         fresh_keys: bool | None = None,
     ) -> None:
-        scp_levels = [list(level) for level in scps]
-        # Validate every document now, where it is given (raises PolicyError).
-        if isinstance(policy, (str, Mapping)):
-            parse_policy(policy)
-        elif policy is not None:
-            for document in policy:
-                parse_policy(document)
-        if permissions_boundary is not None:
-            parse_policy(permissions_boundary, kind="permissions boundary")
-        if session_policy is not None:
-            parse_policy(session_policy, kind="session policy")
-        for level in scp_levels:
-            for document in level:
-                parse_policy(document, kind="service control policy")
+        # Parse every document once, here, where it is given (PolicyError names the argument);
+        # each activation's backend then reuses the parsed policies.
         if not (len(account_id) == 12 and account_id.isdigit()):
             msg = f"account_id must be a 12-digit string, not {account_id!r}."
             raise ValueError(msg)
         self._options: dict[str, Any] = {
-            "policy": policy,
-            "permissions_boundary": permissions_boundary,
-            "session_policy": session_policy,
-            "scps": scp_levels,
+            "policy": identity_policies(policy),
+            "permissions_boundary": optional_policy(
+                permissions_boundary, "permissions boundary", "permissions_boundary"
+            ),
+            "session_policy": optional_policy(session_policy, "session policy", "session_policy"),
+            "scps": scp_levels(scps),
             "account_id": account_id,
         }
         self.strict = strict

@@ -131,7 +131,7 @@ def test_rejected_setter_keeps_the_previous_policy(document: Any, message: str) 
         before = backend.policy
         with pytest.raises(PolicyError) as excinfo:
             backend.policy = document
-        assert str(excinfo.value) == message
+        assert str(excinfo.value) == f"policy: {message}"
         assert isinstance(excinfo.value, ValueError)
         assert isinstance(excinfo.value, ec2_keypair_mock.MockKeypairsError)
         assert backend.policy is before
@@ -144,11 +144,15 @@ def test_rejected_setter_keeps_the_previous_policy(document: Any, message: str) 
 def test_malformed_documents_rejected_at_mock_keypairs(
     argument: str, document: Any, message: str
 ) -> None:
-    """Every document is validated when ``mock_keypairs(...)`` is called, before any test runs."""
+    """Every document is validated when ``mock_keypairs(...)`` is called, before any test runs.
+
+    The message starts with the argument the bad document came from.
+    """
     options: dict[str, Any] = {argument: [[document]] if argument == "scps" else document}
     with pytest.raises(PolicyError) as excinfo:
         mock_keypairs(**options)
-    assert str(excinfo.value) == message
+    where = "scps[0][0]" if argument == "scps" else argument
+    assert str(excinfo.value) == f"{where}: {message}"
 
 
 @pytest.mark.parametrize("argument", ["policy", "permissions_boundary", "session_policy"])
@@ -158,7 +162,7 @@ def test_malformed_documents_rejected_by_create_principal(argument: str) -> None
         options: dict[str, Any] = {argument: NO_EFFECT}
         with pytest.raises(PolicyError) as excinfo:
             backend.create_principal("dev", **options)
-        assert str(excinfo.value) == NO_EFFECT_MESSAGE
+        assert str(excinfo.value) == f"{argument}: {NO_EFFECT_MESSAGE}"
         assert backend._principals == {}
 
 
@@ -264,7 +268,7 @@ def test_scps_without_resource_element() -> None:
     with pytest.raises(PolicyError) as excinfo:
         mock_keypairs(policy=scp)
     assert str(excinfo.value) == (
-        "Statement 0 has neither Resource nor NotResource; use exactly one of them."
+        "policy: Statement 0 has neither Resource nor NotResource; use exactly one of them."
     )
 
 
@@ -375,9 +379,6 @@ def test_evaluate_is_exported_and_pure() -> None:
     assert "PolicyError" in ec2_keypair_mock.__all__
 
 
-@pytest.mark.xfail(
-    reason="_mock.py iterates a level that is a document: reported to the lead", strict=True
-)
 def test_scps_without_levels_is_a_type_error() -> None:
     """``scps=[doc]`` (a level missing) gets a sentence on the shape, not a JSON parse error.
 
