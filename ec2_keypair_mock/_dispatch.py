@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from botocore.model import OperationModel
@@ -231,10 +232,11 @@ def _time_strings() -> tuple[str, str]:
     return clock[1], clock[2]
 
 
-def _redact(params: Mapping[str, Any]) -> dict[str, Any]:
+def _redact(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only copy for the call log, without key material."""
     if "PublicKeyMaterial" in params:
-        return {**params, "PublicKeyMaterial": _REDACTED}
-    return dict(params)
+        return MappingProxyType({**params, "PublicKeyMaterial": _REDACTED})
+    return MappingProxyType(dict(params))
 
 
 def dispatch(
