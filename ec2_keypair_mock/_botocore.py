@@ -31,7 +31,7 @@ from botocore.parsers import ResponseParser, create_parser
 
 from ._errors import UnmockedOperationError
 from ._model import RenderedXML, remember_service_model
-from ._ops import OPERATIONS, serves_tags
+from ._ops import served, unmocked_message
 from ._parsed import parsed_output
 from ._wire import WireRequest
 
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["EVENTS", "attach_client", "install_patches", "remove_patches"]
 
-_TAG_OPERATIONS = frozenset({"CreateTags", "DeleteTags", "DescribeTags"})
 _UNIQUE_ID = "ec2_keypair_mock"
 
 _current: Callable[[], tuple[KeyPairsBackend, bool] | None] = lambda: None  # noqa: E731
@@ -63,14 +62,6 @@ def _parser(protocol: str) -> ResponseParser:
     if parser is None:
         parser = _parsers[protocol] = create_parser(protocol)
     return parser
-
-
-def _served(service: str, action: str, params: dict[str, Any]) -> bool:
-    if service == "sts":
-        return action == "DecodeAuthorizationMessage"
-    if action not in OPERATIONS:
-        return False
-    return action not in _TAG_OPERATIONS or serves_tags(action, params)
 
 
 def _credentials(request_signer: Any) -> tuple[str | None, str | None]:
@@ -109,17 +100,10 @@ def _handler(
         if isinstance(body, dict)
         else {}
     )
-    if not _served(service, action, query):
+    if not served(service, action, query):
         if service == "ec2" and strict:
             region = (context or {}).get("client_region") or "us-east-1"
-            served = ", ".join(sorted(OPERATIONS))
-            msg = (
-                f"mock_keypairs does not serve ec2.{action} (region {region}).\n"
-                f"Served operations: {served} (the tag operations for key pair ids only).\n"
-                "To let other EC2 calls reach their normal handlers, use "
-                "mock_keypairs(strict=False); see README#strict-mode."
-            )
-            raise UnmockedOperationError(msg)
+            raise UnmockedOperationError(unmocked_message(service, action, region))
         return None
     remember_service_model(service_model)
     access_key, token = _credentials(request_signer)

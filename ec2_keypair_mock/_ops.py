@@ -32,7 +32,7 @@ from ._wire import EC2Error
 if TYPE_CHECKING:
     from ._dispatch import Call
 
-__all__ = ["OPERATIONS", "pair_output", "serves_tags"]
+__all__ = ["OPERATIONS", "pair_output", "served", "serves_tags", "unmocked_message"]
 
 Output = dict[str, Any]
 
@@ -479,3 +479,28 @@ OPERATIONS: dict[str, Callable[[Call], Output]] = {
     "DescribeTags": describe_tags,
 }
 """Every EC2 operation this mock serves, by name."""
+
+_TAG_OPERATIONS = frozenset({"CreateTags", "DeleteTags", "DescribeTags"})
+
+
+def served(service: str, action: str, params: Mapping[str, str]) -> bool:
+    """Whether this mock answers a call (every door asks this one function).
+
+    EC2's key pair operations, the tag operations only when they are about key pairs, and of
+    STS only DecodeAuthorizationMessage.
+    """
+    if service == "sts":
+        return action == "DecodeAuthorizationMessage"
+    if action not in OPERATIONS:
+        return False
+    return action not in _TAG_OPERATIONS or serves_tags(action, params)
+
+
+def unmocked_message(service: str, action: str, region: str) -> str:
+    """What strict mode says about an operation this mock does not serve."""
+    return (
+        f"mock_keypairs does not serve {service}.{action} (region {region}).\n"
+        f"Served operations: {', '.join(sorted(OPERATIONS))} (the tag operations for key pair "
+        "ids only).\nTo let other EC2 calls reach their normal handlers, use "
+        "mock_keypairs(strict=False); see README#strict-mode."
+    )

@@ -40,7 +40,7 @@ from requests.adapters import HTTPAdapter
 
 from ._errors import UnmockedOperationError
 from ._http import wire_request_from_http
-from ._ops import OPERATIONS, serves_tags
+from ._ops import served, unmocked_message
 from ._wire import WireRequest, WireResponse
 
 __all__ = ["install", "installed", "uninstall"]
@@ -52,7 +52,6 @@ _EVERYTHING = re.compile(r".*", re.DOTALL)
 # Every method: GET/POST are served, the others get the EC2-style 405 rather than passing through.
 _METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 _SOURCE_IP = "127.0.0.1"
-_TAG_OPERATIONS = frozenset({"CreateTags", "DeleteTags", "DescribeTags"})
 
 
 class _Dispatcher(Protocol):
@@ -93,7 +92,9 @@ def install(
             if isinstance(parsed, WireRequest):
                 if not _served(parsed):
                     # Only reached in strict mode: ec2_matcher lets it pass through otherwise.
-                    raise UnmockedOperationError(_unmocked_message(parsed))
+                    raise UnmockedOperationError(
+                        unmocked_message(parsed.service, parsed.action, parsed.region)
+                    )
                 parsed = get_backend().dispatch(parsed)
             body = b"" if request.method == "HEAD" else parsed.body
             return parsed.status, dict(parsed.headers), body
@@ -167,21 +168,4 @@ def _body_bytes(body: object) -> bytes:
 
 
 def _served(request: WireRequest) -> bool:
-    # The botocore door's rule (_botocore._served): EC2 key pair operations, and the tag
-    # operations only when they are about key pairs; of STS, DecodeAuthorizationMessage.
-    if request.service == "sts":
-        return request.action == "DecodeAuthorizationMessage"
-    if request.action not in OPERATIONS:
-        return False
-    return request.action not in _TAG_OPERATIONS or serves_tags(request.action, request.params)
-
-
-def _unmocked_message(request: WireRequest) -> str:
-    served = ", ".join(sorted(OPERATIONS))
-    return (
-        f"mock_keypairs does not serve {request.service}.{request.action} "
-        f"(region {request.region}).\n"
-        f"Served operations: {served} (the tag operations for key pair ids only).\n"
-        "To let other EC2 calls reach their normal handlers, use mock_keypairs(strict=False); "
-        "see README#strict-mode."
-    )
+    return served(request.service, request.action, request.params)
