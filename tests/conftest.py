@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
+from botocore.client import BaseClient
+
+from ec2_keypair_mock import KeyPairsBackend, mock_keypairs
 
 
 class NetworkForbidden(AssertionError):
@@ -86,3 +91,16 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def backend() -> Iterator[KeyPairsBackend]:
+    """A fresh activation's backend for the test."""
+    with mock_keypairs() as backend:
+        yield backend
+
+
+@pytest.fixture
+def ec2(backend: KeyPairsBackend) -> BaseClient:
+    """A boto3 EC2 client in us-east-1 served by the ``backend`` fixture's activation."""
+    return boto3.client("ec2", region_name="us-east-1")

@@ -13,7 +13,7 @@ import base64
 import dataclasses
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import create_parser
 from botocore.validate import validate_parameters
 
-from ec2_keypair_mock import CallRecord, KeyPairRecord, KeyPairsBackend, mock_keypairs
+from ec2_keypair_mock import CallRecord, KeyPairRecord, KeyPairsBackend
 from ec2_keypair_mock._model import operation_model
 from ec2_keypair_mock._wire import WireRequest, WireResponse
 from tests.helpers import assert_client_error
@@ -33,17 +33,6 @@ from tests.helpers_tools import run_ok
 ACCOUNT = "123456789012"
 DEFAULT_ARN = f"arn:aws:iam::{ACCOUNT}:user/mock-user"
 OTHER_ACCOUNT = "210987654321"
-
-
-@pytest.fixture
-def backend() -> Iterator[KeyPairsBackend]:
-    with mock_keypairs() as backend:
-        yield backend
-
-
-@pytest.fixture
-def ec2(backend: KeyPairsBackend) -> BaseClient:
-    return boto3.client("ec2", region_name="us-east-1")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +12,9 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from ec2_keypair_mock import KeyPairsBackend, mock_keypairs
+from ec2_keypair_mock import KeyPairsBackend
 from ec2_keypair_mock._state import KEY_PAIR_QUOTA, Pair
 from tests.helpers import assert_client_error, assert_valid_output
-
-
-@pytest.fixture
-def backend() -> Iterator[KeyPairsBackend]:
-    with mock_keypairs() as backend:
-        yield backend
-
-
-@pytest.fixture
-def ec2(backend: KeyPairsBackend) -> BaseClient:
-    return boto3.client("ec2", region_name="us-east-1")
 
 
 def _tags(*pairs: tuple[str, str]) -> list[dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -10,21 +9,10 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from ec2_keypair_mock import KeyPairsBackend, mock_keypairs
+from ec2_keypair_mock import KeyPairsBackend
 from tests.helpers import assert_client_error, assert_valid_output
 
 NEVER_ISSUED = "key-0123456789abcdef0"
-
-
-@pytest.fixture
-def backend() -> Iterator[KeyPairsBackend]:
-    with mock_keypairs() as backend:
-        yield backend
-
-
-@pytest.fixture
-def ec2(backend: KeyPairsBackend) -> BaseClient:
-    return boto3.client("ec2", region_name="us-east-1")
 
 
 @pytest.fixture

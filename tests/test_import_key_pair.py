@@ -8,7 +8,6 @@ the API around it: the response, the stored pair, the errors and their order.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +20,7 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ec2_keypair_mock import KeyPairsBackend, mock_keypairs
+from ec2_keypair_mock import KeyPairsBackend
 from ec2_keypair_mock._state import KEY_PAIR_QUOTA, Pair
 from tests.helpers import assert_client_error, assert_valid_output
 from tests.helpers_tools import run_ok
@@ -161,17 +160,6 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
         rsa_8192_line=_ssh_line_of_spki(work, "rsa8192", spki_8192),
         rsa_8192_fingerprint=_md5_colon(work, spki_8192),
     )
-
-
-@pytest.fixture
-def backend() -> Iterator[KeyPairsBackend]:
-    with mock_keypairs() as backend:
-        yield backend
-
-
-@pytest.fixture
-def ec2(backend: KeyPairsBackend) -> BaseClient:
-    return boto3.client("ec2", region_name="us-east-1")
 
 
 def _tags(*pairs: tuple[str, str]) -> list[dict[str, Any]]:

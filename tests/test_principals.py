@@ -7,7 +7,7 @@ principal context key is proven by a policy condition that allows one principal 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -15,7 +15,7 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from ec2_keypair_mock import KeyPairsBackend, Principal, mock_keypairs
+from ec2_keypair_mock import KeyPairsBackend, Principal
 from tests.test_iam_e2e import (
     ACCOUNT,
     USER,
@@ -29,12 +29,6 @@ from tests.test_iam_e2e import (
 )
 
 OTHER_ACCOUNT = "210987654321"
-
-
-@pytest.fixture
-def backend() -> Iterator[KeyPairsBackend]:
-    with mock_keypairs() as backend:
-        yield backend
 
 
 def client(principal: Principal, region: str = "us-east-1") -> BaseClient:

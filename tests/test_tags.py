@@ -7,7 +7,6 @@ other resources only raises ``UnmockedOperationError``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -15,22 +14,11 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from ec2_keypair_mock import KeyPairsBackend, UnmockedOperationError, mock_keypairs
+from ec2_keypair_mock import KeyPairsBackend, UnmockedOperationError
 from tests.helpers import assert_client_error, assert_valid_output
 
 KEY_PAIRS = [{"Name": "resource-type", "Values": ["key-pair"]}]
 LIMIT = ("TagLimitExceeded", "The maximum number of tags for a resource has been reached.")
-
-
-@pytest.fixture
-def backend() -> Iterator[KeyPairsBackend]:
-    with mock_keypairs() as backend:
-        yield backend
-
-
-@pytest.fixture
-def ec2(backend: KeyPairsBackend) -> BaseClient:
-    return boto3.client("ec2", region_name="us-east-1")
 
 
 @pytest.fixture
