@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 import ec2_keypair_mock
 from ec2_keypair_mock import KeyPairsBackend, mock_keypairs
+from ec2_keypair_mock._keys import material_for
 from ec2_keypair_mock._server import LocalEndpoint
 
 COMBINATIONS = [("rsa", "pem"), ("rsa", "ppk"), ("ed25519", "pem"), ("ed25519", "ppk")]
@@ -69,7 +70,10 @@ def secrets_of(material: str) -> tuple[list[str], list[bytes], list[int]]:
     if "OPENSSH" in lines[0]:
         key = load_ssh_private_key(material.encode() + b"\n", None)
         assert isinstance(key, ed25519.Ed25519PrivateKey)
-        return body, [key.private_bytes_raw()], []
+        # The first line is the same in every Ed25519 key (magic, "none", "none", key count):
+        # keep only lines this key does not share with another one.
+        common = set(material_for(ed25519.Ed25519PrivateKey.generate(), "pem", "").material.split())
+        return [line for line in body if line not in common], [key.private_bytes_raw()], []
     key = load_pem_private_key(material.encode(), None)
     assert isinstance(key, rsa.RSAPrivateKey)
     numbers = key.private_numbers()
