@@ -37,6 +37,12 @@ from ec2_keypair_mock._state import KEY_PAIR_QUOTA
 from ec2_keypair_mock._validate import MAX_TAGS, check_key_name
 from ec2_keypair_mock._wire import EC2_NAMESPACE, WireRequest, WireResponse
 
+# When an example fails, hypothesis prints it; a 100 KB value makes that print warn, and under
+# the suite's filterwarnings=error the warning would replace the report of the real failure.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning"
+)
+
 ACTIONS = sorted(OPERATIONS)
 
 # Every error code an EC2 answer may carry, with its HTTP status: SPEC.md's codes plus the mock's
