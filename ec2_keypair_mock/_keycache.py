@@ -38,7 +38,6 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ._keys import (
     KeyFormat,
@@ -72,12 +71,14 @@ KeySource = Callable[[KeyType, KeyFormat, str], NewKey]
 _TYPES: tuple[KeyType, ...] = ("rsa", "ed25519")
 
 
-@dataclass(frozen=True, slots=True)
 class _Entry:
     """One generated key and its comment-free PEM answer (computed once, off the hot path)."""
 
-    private_key: PrivateKey
-    pem: NewKey
+    __slots__ = ("pem", "private_key")
+
+    def __init__(self, private_key: PrivateKey, pem: NewKey) -> None:
+        self.private_key = private_key
+        self.pem = pem
 
     def material(self, key_format: KeyFormat, comment: str) -> NewKey:
         # PPK files carry the key pair's name as their comment, so they are written per draw.

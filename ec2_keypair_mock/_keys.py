@@ -11,8 +11,7 @@ import base64
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
@@ -63,12 +62,12 @@ _GENERATORS: dict[str, Callable[[], PrivateKey]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class NewKey:
+class NewKey(NamedTuple):
     """A freshly created key pair: what CreateKeyPair returns and what the backend keeps.
 
     Strictly private. ``material`` is the exact ``keyMaterial`` text; ``public_blob`` is the SSH
-    wire-format public key, from which DescribeKeyPairs' ``publicKey`` is built.
+    wire-format public key, from which DescribeKeyPairs' ``publicKey`` is built. A NamedTuple
+    rather than a frozen dataclass: as immutable, and a millisecond less import time.
     """
 
     key_type: KeyType

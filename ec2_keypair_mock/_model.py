@@ -13,7 +13,6 @@ import binascii
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 from weakref import WeakKeyDictionary
@@ -238,12 +237,16 @@ class RenderedXML(bytes):
     request_id: str
 
 
-@dataclass(frozen=True, slots=True)
 class _Member:
-    name: str  # botocore's member name
-    tag: str  # the XML element
-    shape: Shape
-    always: bool  # EC2 sends the (empty) list even when there is nothing in it
+    """One member as rendered. A plain class: dataclasses cost import time (generated code)."""
+
+    __slots__ = ("always", "name", "shape", "tag")
+
+    def __init__(self, name: str, tag: str, shape: Shape, always: bool) -> None:
+        self.name = name  # botocore's member name
+        self.tag = tag  # the XML element
+        self.shape = shape
+        self.always = always  # EC2 sends the (empty) list even when there is nothing in it
 
 
 # Per structure shape: its members in the order EC2 sends them, only those EC2 sends.
