@@ -12,7 +12,7 @@ import base64
 import binascii
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 from weakref import WeakKeyDictionary
@@ -116,6 +116,9 @@ def parse_query(
         if params:
             _unknown(next(iter(params)))
         return {}
+    if not any("." in key for key in params):
+        # Only top-level parameters (the common call): the tree below would be ``params``.
+        return _structure(shape, params, "", service)
     tree: dict[str, Any] = {}
     for key, value in params.items():
         node = tree
@@ -280,7 +283,7 @@ def render_xml(operation: OperationModel, output: Mapping[str, Any], request_id:
         # CreateTags/DeleteTags have no modelled output, yet EC2 sends <return>true</return>.
         parts.append("<return>true</return>")
     else:
-        _render_members(parts, _render_plan(shape, name), output)
+        _members_renderer(shape, name)(parts, output)
     parts.append(f"</{name}Response>")
     body = RenderedXML("".join(parts).encode("utf-8"))
     body.operation = operation
@@ -289,31 +292,66 @@ def render_xml(operation: OperationModel, output: Mapping[str, Any], request_id:
     return body
 
 
-def _render_members(parts: list[str], plan: tuple[_Member, ...], value: Mapping[str, Any]) -> None:
-    for member in plan:
-        item = value.get(member.name)
-        if item is None:
-            if member.always:
-                parts.append(f"<{member.tag}/>")
-            continue
-        _render(parts, member.shape, member.tag, item)
+# Rendering walks a per-shape tree of small functions built once (tags, order and the
+# always-sent lists resolved in advance), rather than re-inspecting the shapes on every call.
+_Render = Callable[[list[str], Any], None]
+_renderers: WeakKeyDictionary[Shape, _Render] = WeakKeyDictionary()
 
 
-def _render(parts: list[str], shape: Shape, tag: str, value: Any) -> None:
+def _members_renderer(shape: StructureShape, order_key: str) -> _Render:
+    render = _renderers.get(shape)
+    if render is None:
+        steps = tuple(
+            (
+                member.name,
+                f"<{member.tag}/>" if member.always else None,
+                _value_renderer(member.shape, member.tag),
+            )
+            for member in _render_plan(shape, order_key)
+        )
+
+        def render(parts: list[str], value: Any) -> None:
+            get = value.get
+            for name, empty, render_value in steps:
+                item = get(name)
+                if item is not None:
+                    render_value(parts, item)
+                elif empty is not None:
+                    parts.append(empty)
+
+        _renderers[shape] = render
+    return render
+
+
+def _value_renderer(shape: Shape, tag: str) -> _Render:
+    start, end, empty = f"<{tag}>", f"</{tag}>", f"<{tag}/>"
     if isinstance(shape, ListShape):
-        if not value:
-            parts.append(f"<{tag}/>")
-            return
-        parts.append(f"<{tag}>")
-        for item in value:
-            _render(parts, shape.member, "item", item)
-        parts.append(f"</{tag}>")
-    elif isinstance(shape, StructureShape):
-        parts.append(f"<{tag}>")
-        _render_members(parts, _render_plan(shape, shape.name), value)
-        parts.append(f"</{tag}>")
-    else:
-        parts.append(f"<{tag}>{_scalar_text(value)}</{tag}>")
+        render_item = _value_renderer(shape.member, "item")
+
+        def render_list(parts: list[str], value: Any) -> None:
+            if not value:
+                parts.append(empty)
+                return
+            parts.append(start)
+            for item in value:
+                render_item(parts, item)
+            parts.append(end)
+
+        return render_list
+    if isinstance(shape, StructureShape):
+        render_members = _members_renderer(shape, shape.name)
+
+        def render_structure(parts: list[str], value: Any) -> None:
+            parts.append(start)
+            render_members(parts, value)
+            parts.append(end)
+
+        return render_structure
+
+    def render_scalar(parts: list[str], value: Any) -> None:
+        parts.append(start + _scalar_text(value) + end)
+
+    return render_scalar
 
 
 # Text that needs neither escaping nor replacing (the common case) is used as it is.

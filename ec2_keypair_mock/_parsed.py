@@ -69,7 +69,7 @@ def parsed_output(
         if convert is None:
             return None
         try:
-            parsed = convert(body.output, _stamper(timestamp_parser))
+            parsed = convert(body.output, _LazyStamp(timestamp_parser))
         except _NotDirect:
             return None
     parsed["ResponseMetadata"] = {
@@ -180,6 +180,22 @@ _SCALARS: dict[str, _Convert] = {
 # text. Names alone are not enough: TZ=UTC and TZ=UTC+3 both call themselves "UTC".
 _stampers: dict[tuple[Any, ...], _Stamp] = {}
 _PROBES = ("2001-02-03T04:05:06.007Z", "2001-07-08T09:10:11.012Z")  # winter and summer
+
+
+class _LazyStamp:
+    """Looks the stamper up on the first timestamp only (most answers carry none)."""
+
+    __slots__ = ("_parse", "_stamp")
+
+    def __init__(self, parse: Callable[[str], Any]) -> None:
+        self._parse = parse
+        self._stamp: _Stamp | None = None
+
+    def __call__(self, value: datetime) -> Any:
+        stamp = self._stamp
+        if stamp is None:
+            stamp = self._stamp = _stamper(self._parse)
+        return stamp(value)
 
 
 def _stamper(parse: Callable[[str], Any]) -> _Stamp:
