@@ -62,13 +62,22 @@ def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every test runs with outbound connections (and DNS) forbidden except loopback."""
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Every test runs with outbound connections (and DNS) forbidden except loopback.
+
+    The refusal is an exception, which code under test could catch and hide; so the attempts
+    are also recorded and any left at teardown fail the test. A test that provokes attempts on
+    purpose asserts them and clears the list.
+    """
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
     attempts.clear()
-    return attempts
+    yield attempts
+    if attempts:
+        left = list(attempts)
+        attempts.clear()
+        pytest.fail(f"the test tried to reach the network: {left!r}")
 
 
 @pytest.fixture(autouse=True)

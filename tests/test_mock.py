@@ -313,7 +313,7 @@ def test_exception_inside_still_cleans_up() -> None:
 # -- interception -------------------------------------------------------------------------------
 
 
-def test_no_credentials_andno_network(
+def test_no_credentials_and_no_network(
     monkeypatch: pytest.MonkeyPatch, no_network: list[Any]
 ) -> None:
     """With no credentials configured anywhere and sockets forbidden, mocked calls still work.

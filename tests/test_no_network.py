@@ -70,6 +70,7 @@ def test_guard_refuses_and_records(no_network: list[Any]) -> None:
         ("2001:db8::1", 443, 0, 0),
         ("ec2.us-east-1.amazonaws.com", "dns"),
     ]
+    no_network.clear()  # provoked on purpose: the teardown check is not about these
     # Not an OSError: code that handles network errors (urllib3, botocore's retries) must not
     # mistake it for a flaky connection and swallow it.
     assert not issubclass(NetworkForbidden, OSError)
@@ -97,6 +98,7 @@ def test_unmocked_boto3_call_is_stopped_by_the_guard(no_network: list[Any]) -> N
     with pytest.raises(HTTPClientError, match=r"name lookup of 'ec2\.us-east-1\.amazonaws\.com'"):
         client.describe_key_pairs()
     assert no_network == [("ec2.us-east-1.amazonaws.com", "dns")]
+    no_network.clear()  # provoked on purpose
 
 
 def test_guard_fails_a_test_that_reaches_out(pytester: pytest.Pytester) -> None:
@@ -140,7 +142,8 @@ def test_guard_fails_a_test_that_reaches_out(pytester: pytest.Pytester) -> None:
         "no:cacheprovider",
     ]
     result = pytester.runpytest_inprocess(*(f"-p{plugin}" for plugin in isolate))
-    result.assert_outcomes(failed=3, passed=1)
+    # Each refused test also errors at teardown: the attempt is on record.
+    result.assert_outcomes(failed=3, passed=1, errors=3)
     result.stdout.fnmatch_lines(["*NetworkForbidden: network access to ('192.0.2.1', 80)*"])
     result.stdout.fnmatch_lines(
         ["*NetworkForbidden: name lookup of 'ec2.us-east-1.amazonaws.com'*"]
@@ -372,3 +375,29 @@ def test_counters_do_count(outbound: Counter[str], no_network: list[Any]) -> Non
     assert outbound["socket.sendall"] == 1
     assert outbound["socket.create_connection"] == 1
     assert no_network == []
+
+
+def test_hidden_attempt_fails_at_teardown(pytester: pytest.Pytester) -> None:
+    """An attempt that the code under test catches and hides still fails the test."""
+    pytester.makeconftest("from tests.conftest import _aws_env, no_network  # noqa: F401\n")
+    pytester.makepyfile(
+        """
+import socket
+
+def test_swallows():
+    try:
+        socket.create_connection(("192.0.2.1", 443), timeout=1)
+    except Exception:
+        pass
+"""
+    )
+    isolate = [
+        "no:randomly",
+        "no:asyncio",
+        "no:hypothesispytest",
+        "no:benchmark",
+        "no:cacheprovider",
+    ]
+    result = pytester.runpytest_inprocess(*(f"-p{plugin}" for plugin in isolate))
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*the test tried to reach the network: *192.0.2.1*"])

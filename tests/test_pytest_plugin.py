@@ -323,8 +323,8 @@ def test_bad_policy():
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "E * ec2_keypair_mock._errors.PolicyError: Policy Statement must be an object or a "
-            "list of objects, not string."
+            "E * ec2_keypair_mock._errors.PolicyError: policy: Policy Statement must be an object "
+            "or a list of objects, not string."
         ]
     )
 
