@@ -103,8 +103,8 @@ def _rsa_created_fingerprint(private_key: rsa.RSAPrivateKey) -> str:
 def generate_private_key(key_type: KeyType) -> PrivateKey:
     """Generate a new private key of ``key_type``: RSA-2048 with e=65537, or Ed25519.
 
-    This is the only place the mock generates keys, so that a pool or cache for the slow RSA
-    generation can later be put behind this one function.
+    This is the only place the mock generates keys; :mod:`._keycache` (the process-wide key
+    cache that spares tests most RSA generations) calls it too.
     """
     # A table lookup rather than if/else so a stray string (the backend validates the enum, SPEC
     # §7, but mypy cannot see every caller) fails loudly instead of falling into a default.
