@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Imported before any client exists, so that every client (each contender's) is created with
+# the mock's dormant handler (and moto's: scenarios import moto before they make clients).
+from ec2_keypair_mock._botocore import EVENTS
+
 REGION = "us-east-1"
 CONTENDERS = ("mock", "stubber", "moto")
 LABELS = {"mock": "this mock", "stubber": "Stubber", "moto": "moto"}
@@ -151,8 +155,6 @@ def detach_mock(client: Any) -> Any:
     moto clients must not pay even the dormant handler's few hundred nanoseconds, nor be
     answered by the mock when scenarios keep both mocks active at once.
     """
-    from ec2_keypair_mock._botocore import EVENTS
-
     for event, handler, _unique_id in EVENTS:
         client.meta.events.unregister(event, handler)
     return client
