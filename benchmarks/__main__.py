@@ -19,8 +19,8 @@ from ._harness import CONTENDERS, LABELS, ROOT, Result, environment
 def _create(quick: bool) -> list[Result]:
     from .calls import create_ed25519
 
-    rounds = 5 if quick else 9
-    return [create_ed25519(rounds, 20, fresh_keys=False), create_ed25519(rounds, 20, True)]
+    rounds = 12 if quick else 40
+    return [create_ed25519(rounds, 5, fresh_keys=False), create_ed25519(rounds, 5, True)]
 
 
 def _cycle(quick: bool) -> list[Result]:
@@ -56,7 +56,7 @@ def _scale(quick: bool) -> list[Result]:
 def _endpoint(quick: bool) -> list[Result]:
     from .endpoint import endpoint
 
-    return [endpoint(3, 10) if quick else endpoint(5, 25)]
+    return [endpoint(4, 5) if quick else endpoint(15, 8)]
 
 
 SCENARIOS: dict[str, Callable[[bool], list[Result]]] = {
