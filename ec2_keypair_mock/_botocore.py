@@ -30,6 +30,10 @@ from botocore.awsrequest import AWSResponse
 from botocore.parsers import ResponseParser, create_parser
 
 from ._errors import UnmockedOperationError
+from ._model import RenderedXML, remember_service_model
+from ._ops import served, unmocked_message
+from ._parsed import parsed_output
+from ._wire import WireRequest
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -87,13 +91,6 @@ def _handler(
     if active is None:
         return None
     backend, strict = active
-    # The call path loads with the first served call, not with the package (import time,
-    # benchmarks/README.md); by then an activation has imported it, so this is a dict lookup.
-    from ._model import RenderedXML, remember_service_model
-    from ._ops import served, unmocked_message
-    from ._parsed import parsed_output
-    from ._wire import WireRequest
-
     service_model = model.service_model
     service = service_model.service_name
     action = model.name

@@ -104,7 +104,7 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
         return result
 
     monkeypatch.setattr(KeyPairsBackend, "dispatch", dispatch)
-    monkeypatch.setattr(parsed_module, "parsed_output", parsed_output)
+    monkeypatch.setattr("ec2_keypair_mock._botocore.parsed_output", parsed_output)
     record.last = last  # type: ignore[attr-defined]  # test-only attribute
     return record
 
