@@ -18,10 +18,9 @@ from ._errors import PolicyError
 from ._import import KeyFormatInvalid, parse_public_key_material
 from ._keycache import key_source
 from ._keys import KeyType, NewKey, create_key, public_key_line
-from ._ops import _now
 from ._policy import ALLOW_ALL, Policy, parse_policy
 from ._principals import DEFAULT_ACCOUNT_ID, DEFAULT_USER_NAME, Principal, make_principal
-from ._state import KEY_PAIR_QUOTA, Pair, RegionState
+from ._state import KEY_PAIR_QUOTA, Pair, RegionState, now
 from ._validate import check_key_name, check_tags
 from ._wire import EC2Error, WireRequest, WireResponse
 
@@ -290,7 +289,7 @@ class KeyPairsBackend:
             if len(state.by_name) >= KEY_PAIR_QUOTA:
                 msg = f"{account}/{region} already holds {KEY_PAIR_QUOTA} key pairs."
                 raise ValueError(msg)
-            pair = Pair(name, state.new_id(), fingerprint, kind, blob, _now(), tag_map)
+            pair = Pair(name, state.new_id(), fingerprint, kind, blob, now(), tag_map)
             state.add(pair)
             return _record(pair, region, account)
 

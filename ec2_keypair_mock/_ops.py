@@ -7,21 +7,17 @@ authorization) and returns the structured output botocore's user would see (with
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ._import import KeyFormatInvalid, parse_public_key_material
 from ._keys import public_key_line
-from ._state import KEY_PAIR_QUOTA, Pair, RegionState
+from ._state import KEY_PAIR_ID, KEY_PAIR_QUOTA, Pair, RegionState, now, pair_context, tag_list
+from ._tag_ops import create_tags, delete_tags, describe_tags, serves_tags
 from ._validate import (
     Wildcard,
     check_enum,
     check_key_name,
-    check_tags,
     invalid,
     missing,
     tag_specification_tags,
@@ -36,19 +32,7 @@ __all__ = ["OPERATIONS", "pair_output", "served", "serves_tags", "unmocked_messa
 
 Output = dict[str, Any]
 
-_KEY_PAIR_ID = re.compile(r"key-[0-9a-f]{17}\Z")
-# Any EC2 resource id: a lowercase prefix, then 8 or 17 lowercase hex digits (i-…, vol-…, sg-…).
-_EC2_ID = re.compile(r"[a-z]+(?:-[a-z]+)*-(?:[0-9a-f]{8}|[0-9a-f]{17})\Z")
 _MAX_MATERIAL = 2048
-
-
-def _now() -> datetime:
-    now = datetime.now(timezone.utc)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
 def _duplicate() -> EC2Error:
@@ -112,7 +96,7 @@ def create_key_pair(call: Call) -> Output:
     with call.lock:
         state = call.state
         _check_room(state, name)
-        pair = Pair(name, state.new_id(), new.fingerprint, key_type, new.public_blob, _now())
+        pair = Pair(name, state.new_id(), new.fingerprint, key_type, new.public_blob, now())
         pair.tags = tags or {}
         state.add(pair)
     output: Output = {
@@ -122,7 +106,7 @@ def create_key_pair(call: Call) -> Output:
         "KeyPairId": pair.key_pair_id,
     }
     if tags:
-        output["Tags"] = _tag_list(tags)
+        output["Tags"] = tag_list(tags)
     return output
 
 
@@ -164,7 +148,7 @@ def import_key_pair(call: Call) -> Output:
             imported.fingerprint,
             imported.key_type,
             imported.public_blob,
-            _now(),
+            now(),
         )
         pair.tags = tags or {}
         state.add(pair)
@@ -174,7 +158,7 @@ def import_key_pair(call: Call) -> Output:
         "KeyFingerprint": imported.fingerprint,
     }
     if tags:
-        output["Tags"] = _tag_list(tags)
+        output["Tags"] = tag_list(tags)
     return output
 
 
@@ -186,7 +170,7 @@ def pair_output(pair: Pair, include_public_key: bool) -> Output:
         "KeyFingerprint": pair.fingerprint,
         "KeyType": pair.key_type,
         "CreateTime": pair.create_time,
-        "Tags": _tag_list(pair.tags),
+        "Tags": tag_list(pair.tags),
     }
     if include_public_key:
         item["PublicKey"] = public_key_line(pair.public_blob, pair.name)
@@ -275,7 +259,7 @@ def delete_key_pair(call: Call) -> Output:
         state = call.state
         pair = state.by_id.get(key_pair_id) if key_pair_id else state.by_name.get(name)
         resource_name = pair.name if pair else (name or key_pair_id)
-        context = _pair_context(call, pair)
+        context = pair_context(pair)
     call.authorize("ec2:DeleteKeyPair", call.key_pair_arn(resource_name), context)
     call.check_dry_run()
     if not name and not key_pair_id:
@@ -283,7 +267,7 @@ def delete_key_pair(call: Call) -> Output:
     with call.lock:
         state = call.state
         if key_pair_id:
-            if not _KEY_PAIR_ID.match(key_pair_id):
+            if not KEY_PAIR_ID.match(key_pair_id):
                 raise invalid("Value for parameter keyPairId is invalid.")
             if key_pair_id not in state.issued_ids:
                 raise invalid(f"Invalid value '{key_pair_id}' for keyPairId.")
@@ -294,179 +278,6 @@ def delete_key_pair(call: Call) -> Output:
             return {"Return": True}
         state.remove(pair)
     return {"Return": True, "KeyPairId": pair.key_pair_id}
-
-
-def _pair_context(call: Call, pair: Pair | None) -> dict[str, Any]:
-    if pair is None:
-        return {}
-    context: dict[str, Any] = {"ec2:KeyPairName": pair.name, "ec2:KeyPairType": pair.key_type}
-    for key, value in pair.tags.items():
-        context[f"aws:ResourceTag/{key}"] = value
-        context[f"ec2:ResourceTag/{key}"] = value
-    return context
-
-
-def serves_tags(action: str, params: Mapping[str, str]) -> bool:
-    """Whether a tag call is about key pairs, so this mock (and not another handler) answers it.
-
-    DescribeTags is about key pairs when one of its filters alone confines it to them (filters
-    AND): a ``resource-type`` filter whose values are all ``key-pair``, or a ``resource-id``
-    filter whose values are all key pair ids. Filters are read one by one, not merged by name,
-    so two such filters (or a repeated value) still count.
-    """
-    if action == "DescribeTags":
-        filters: dict[str, list[str]] = {}
-        for key, value in params.items():
-            parts = key.split(".")
-            if len(parts) == 4 and parts[0] == "Filter" and parts[2] == "Value":
-                filters.setdefault(parts[1], []).append(value)
-        for index, values in filters.items():
-            name = params.get(f"Filter.{index}.Name", "")
-            if name == "resource-type" and all(value == "key-pair" for value in values):
-                return True
-            if name == "resource-id" and all(value.startswith("key-") for value in values):
-                return True
-        return False
-    resources = [value for key, value in params.items() if key.lower().startswith("resourceid.")]
-    return any(resource.startswith("key-") for resource in resources)
-
-
-def _tagged_pairs(call: Call) -> list[Pair]:
-    resources: list[str] = call.params.get("Resources") or []
-    if not resources:
-        raise missing("ResourceId")
-    for resource in resources:
-        # EC2 checks the shape of every id first [rec for CreateTags on other resource types].
-        shape = _KEY_PAIR_ID if resource.startswith("key-") else _EC2_ID
-        if not shape.match(resource):
-            raise EC2Error("InvalidID", f"The ID '{resource}' is not valid")
-    others = [resource for resource in resources if not resource.startswith("key-")]
-    if others:
-        raise invalid(
-            f"Resource '{others[0]}' is not a key pair: this mock serves tags on key pairs only, "
-            "so tag other resources in a separate call."
-        )
-    pairs = []
-    with call.lock:
-        for resource in dict.fromkeys(resources):
-            pair = call.state.by_id.get(resource)
-            if pair is None:
-                # AWS's answer for a well-formed key pair id that does not exist is not recorded
-                # [dec]: EC2's NotFound code for key pairs, worded for an id.
-                raise EC2Error(
-                    "InvalidKeyPair.NotFound", f"The key pair ID '{resource}' does not exist"
-                )
-            pairs.append(pair)
-    return pairs
-
-
-def create_tags(call: Call) -> Output:
-    """CreateTags on key pairs: all-or-nothing, overwrites existing values (SPEC §6)."""
-    pairs = _tagged_pairs(call)
-    wanted: list[Mapping[str, Any]] = call.params.get("Tags") or []
-    raw = {str(t.get("Key") or ""): str(t.get("Value") or "") for t in wanted}
-    for pair in pairs:
-        call.authorize(
-            "ec2:CreateTags",
-            call.key_pair_arn(pair.name),
-            {**_pair_context(call, pair), **call.request_tag_context(raw)},
-        )
-    call.check_dry_run()
-    if not wanted:
-        raise missing("Tag")
-    tags = check_tags(wanted)
-    with call.lock:
-        for pair in pairs:
-            new_keys = sum(1 for key in tags if key not in pair.tags)
-            check_tags([], existing=len(pair.tags) + new_keys)
-        for pair in pairs:
-            if call.state.by_id.get(pair.key_pair_id) is pair:
-                pair.tags.update(tags)
-    return {}
-
-
-def delete_tags(call: Call) -> Output:
-    """DeleteTags on key pairs: a given value must match; no tags means all tags (SPEC §6)."""
-    pairs = _tagged_pairs(call)
-    wanted: list[Mapping[str, Any]] = call.params.get("Tags") or []
-    raw = {str(t.get("Key") or ""): str(t.get("Value") or "") for t in wanted}
-    for pair in pairs:
-        call.authorize(
-            "ec2:DeleteTags",
-            call.key_pair_arn(pair.name),
-            {**_pair_context(call, pair), **call.request_tag_context(raw or None)},
-        )
-    call.check_dry_run()
-    for tag in wanted:
-        key = tag.get("Key") or ""
-        if key.lower().startswith("aws:"):
-            raise invalid("Tag keys starting with 'aws:' are reserved for internal use")
-    with call.lock:
-        for pair in pairs:
-            if not wanted:
-                pair.tags.clear()
-            for tag in wanted:
-                key = tag.get("Key") or ""
-                if key in pair.tags and ("Value" not in tag or pair.tags[key] == tag["Value"]):
-                    del pair.tags[key]
-    return {}
-
-
-_TAG_FILTERS: dict[str, Callable[[Pair, str, str], str]] = {
-    "resource-type": lambda pair, key, value: "key-pair",
-    "resource-id": lambda pair, key, value: pair.key_pair_id,
-    "key": lambda pair, key, value: key,
-    "value": lambda pair, key, value: value,
-}
-
-
-def describe_tags(call: Call) -> Output:
-    """DescribeTags for key pairs, with its four filters and MaxResults/NextToken paging."""
-    params = call.params
-    call.authorize("ec2:DescribeTags", "*", {})
-    call.check_dry_run()
-    tests: list[tuple[Callable[[Pair, str, str], str], list[Wildcard]]] = []
-    for spec in params.get("Filters") or ():
-        name = str(spec.get("Name") or "null")
-        if name not in _TAG_FILTERS:
-            raise invalid(f"The filter '{name}' is invalid")
-        tests.append((_TAG_FILTERS[name], [wildcard(v) for v in spec.get("Values") or ()]))
-    max_results = params.get("MaxResults")
-    if max_results is not None and not 5 <= max_results <= 1000:
-        raise invalid(
-            f"Value ( {max_results} ) for parameter maxResults is invalid. "
-            "Expecting a value greater than 5."
-            if max_results < 5
-            else f"Value ( {max_results} ) for parameter maxResults is invalid. "
-            "Expecting a value less than 1000."
-        )
-    start = _decode_token(params.get("NextToken"))
-    with call.lock:
-        items = [
-            {"ResourceId": pair.key_pair_id, "ResourceType": "key-pair", "Key": k, "Value": v}
-            for pair in call.state.by_name.values()
-            for k, v in pair.tags.items()
-            if all(any(p.fullmatch(get(pair, k, v)) for p in values) for get, values in tests)
-        ]
-    output: Output = {"Tags": items[start:]}
-    if max_results is not None and len(items) > start + max_results:
-        output["Tags"] = items[start : start + max_results]
-        token = base64.urlsafe_b64encode(f"tags:{start + max_results}".encode()).decode()
-        output["NextToken"] = token
-    return output
-
-
-def _decode_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(token.encode("ascii")).decode("ascii")
-        kind, _, offset = text.partition(":")
-        if kind == "tags" and offset.isdigit():
-            return int(offset)
-    except (binascii.Error, UnicodeError, ValueError):
-        pass
-    raise EC2Error("InvalidParameterValue", f"Invalid value '{token}' for NextToken.")
 
 
 OPERATIONS: dict[str, Callable[[Call], Output]] = {

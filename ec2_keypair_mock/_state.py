@@ -6,13 +6,27 @@ do we (SPEC §9). Every mutation happens under the owning backend's lock.
 
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
+from typing import Any
 
-__all__ = ["KEY_PAIR_QUOTA", "Pair", "RegionState", "new_key_pair_id"]
+__all__ = [
+    "KEY_PAIR_ID",
+    "KEY_PAIR_QUOTA",
+    "Pair",
+    "RegionState",
+    "new_key_pair_id",
+    "now",
+    "pair_context",
+    "tag_list",
+]
 
 KEY_PAIR_QUOTA = 5000  # per account and region (SPEC §7)
+KEY_PAIR_ID = re.compile(r"key-[0-9a-f]{17}\Z")
+"""A well-formed key pair id: ``key-`` and 17 lowercase hex digits."""
 
 
 @dataclass(slots=True, eq=False)
@@ -58,3 +72,25 @@ class RegionState:
 def new_key_pair_id() -> str:
     """``key-0`` followed by 16 random lowercase hex digits."""
     return "key-0" + secrets.token_hex(8)
+
+
+def now() -> datetime:
+    """The current UTC time at EC2's millisecond precision (SPEC §2.3)."""
+    current = datetime.now(timezone.utc)
+    return current.replace(microsecond=current.microsecond // 1000 * 1000)
+
+
+def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """Tags as EC2 lists them: ``[{"Key": ..., "Value": ...}]`` in insertion order."""
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def pair_context(pair: Pair | None) -> dict[str, Any]:
+    """The IAM context keys an existing pair contributes (SPEC §8: name, type, its tags)."""
+    if pair is None:
+        return {}
+    context: dict[str, Any] = {"ec2:KeyPairName": pair.name, "ec2:KeyPairType": pair.key_type}
+    for key, value in pair.tags.items():
+        context[f"aws:ResourceTag/{key}"] = value
+        context[f"ec2:ResourceTag/{key}"] = value
+    return context
