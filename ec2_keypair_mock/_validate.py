@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._glob import Glob
 from ._wire import EC2Error
 
 __all__ = [
@@ -114,84 +115,18 @@ def check_tags(tags: Sequence[Mapping[str, Any]], existing: int = 0) -> dict[str
     return result
 
 
-_Piece = str | list[str | None]
-"""Literal text, or a list of characters where ``None`` is ``?``."""
-
-
-class Wildcard:
+class Wildcard(Glob):
     """A compiled EC2 filter value: ``*`` any run, ``?`` one character, ``\\`` escapes the next.
 
-    Strictly private. Not a regular expression on purpose: ``*a*a*a*b`` as the regex
-    ``.*a.*a.*a.*b`` backtracks exponentially on a name that almost matches (a 200-character
-    name and a 9-character filter value took seconds, a few more stars for ever), and compiling a
-    100 KB value with ``re`` takes seconds too. Here each piece between two stars is placed at its
-    earliest possible position, which is always right for globs (the star after it can absorb
-    whatever an earlier placement leaves), so a match costs at most ``len(text) × len(pattern)``
-    character comparisons and building one costs ``len(pattern)``.
+    Strictly private. Not a regular expression on purpose (a backtracking ``.*a.*a.*a.*b`` took
+    seconds on a 200-character near-miss name): the matching is :class:`._glob.Glob`'s, which
+    costs at most ``len(text) × len(pattern)`` character comparisons.
     """
 
-    __slots__ = ("_fixed", "_pieces", "_star")
+    __slots__ = ()
 
     def __init__(self, pattern: str) -> None:
-        # Pieces between stars; in a piece ``None`` stands for ``?`` (any one character).
-        pieces: list[list[str | None]] = [[]]
-        chars = iter(pattern)
-        for char in chars:
-            if char == "\\":
-                pieces[-1].append(next(chars, "\\"))
-            elif char == "*":
-                pieces.append([])
-            elif char == "?":
-                pieces[-1].append(None)
-            else:
-                pieces[-1].append(char)
-        self._star = len(pieces) > 1
-        if self._star:
-            # Consecutive stars are one star: drop the empty pieces between them.
-            pieces = [pieces[0], *(piece for piece in pieces[1:-1] if piece), pieces[-1]]
-        # A piece without ``?`` becomes a str, so the common cases are str methods.
-        self._pieces = [_compact(piece) for piece in pieces]
-        self._fixed = sum(len(piece) for piece in self._pieces)
-
-    def fullmatch(self, text: str) -> bool:
-        """Whether the whole of ``text`` matches (the name mirrors ``re.Pattern.fullmatch``)."""
-        pieces = self._pieces
-        if not self._star:
-            return len(text) == self._fixed and _piece_at(pieces[0], text, 0)
-        if len(text) < self._fixed:
-            return False
-        first, last = pieces[0], pieces[-1]
-        end = len(text) - len(last)
-        if not (_piece_at(first, text, 0) and _piece_at(last, text, end)):
-            return False
-        position = len(first)
-        for piece in pieces[1:-1]:
-            found = _find_piece(piece, text, position, end)
-            if found < 0:
-                return False
-            position = found + len(piece)
-        return True
-
-
-def _compact(piece: list[str | None]) -> _Piece:
-    chars = [char for char in piece if char is not None]
-    return "".join(chars) if len(chars) == len(piece) else piece
-
-
-def _piece_at(piece: _Piece, text: str, start: int) -> bool:
-    if isinstance(piece, str):
-        return text.startswith(piece, start)
-    return all(want is None or want == text[start + i] for i, want in enumerate(piece))
-
-
-def _find_piece(piece: _Piece, text: str, start: int, end: int) -> int:
-    """The first position ≥ ``start`` where ``piece`` fits in ``text[:end]``, else -1."""
-    if isinstance(piece, str):
-        return text.find(piece, start, end)
-    for position in range(start, end - len(piece) + 1):
-        if _piece_at(piece, text, position):
-            return position
-    return -1
+        super().__init__(pattern, escapes=True)
 
 
 _wildcards: dict[str, Wildcard] = {}
