@@ -1,7 +1,8 @@
 """Condition operators, policy variables and wildcard patterns of the fake IAM (SPEC §8).
 
 Strictly private. Everything here is compiled once, when a policy is parsed, so that evaluating a
-request only runs precompiled regular expressions, set look-ups and number comparisons.
+request only runs precompiled globs (``_glob``, never backtracking regexes: the texts matched
+hold caller input), set look-ups and number comparisons.
 
 Semantics follow the IAM User Guide ("IAM JSON policy elements: Condition operators",
 "Single-valued vs. multivalued context keys", "IAM policy elements: Variables and tags").
@@ -17,17 +18,16 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from typing import TypeVar
 
 from ._errors import PolicyError
+from ._glob import chunk_glob
 
 __all__ = [
     "Condition",
     "Lookup",
     "Template",
     "compile_condition",
-    "glob_regex",
     "json_type",
     "parse_template",
 ]
@@ -102,37 +102,6 @@ def parse_template(text: str, *, variables: bool) -> Template:
         parts.append((_PATTERN, text[position:], None))
     has_variables = any(kind == _VARIABLE for kind, _, _ in parts)
     return Template(text, tuple(parts), has_variables)
-
-
-def glob_regex(chunks: Sequence[tuple[str, bool]], *, arn: bool = False) -> re.Pattern[str]:
-    """Compile wildcard chunks (memoised: variables resolve to few distinct values)."""
-    return _glob_regex(tuple(chunks), arn)
-
-
-@lru_cache(maxsize=1024)
-def _glob_regex(chunks: tuple[tuple[str, bool], ...], arn: bool) -> re.Pattern[str]:
-    """``*`` matches any run, ``?`` one character, everything else literal.
-
-    With ``arn=True`` the ARN operators' rule applies (IAM User Guide, "Amazon Resource Name
-    (ARN) condition operators"): each of the six colon-separated components is matched on its
-    own, so a wildcard in the first five cannot cross a colon. Values with fewer than six
-    components fall back to a whole-string match.
-    """
-    segmented = arn and sum(text.count(":") for text, _ in chunks) >= 5
-    colons = 0
-    out: list[str] = []
-    for text, active in chunks:
-        for char in text:
-            if char == ":":
-                colons += 1
-                out.append(":")
-            elif active and char == "*":
-                out.append("[^:]*" if segmented and colons < 5 else ".*")
-            elif active and char == "?":
-                out.append("[^:]" if segmented and colons < 5 else ".")
-            else:
-                out.append(re.escape(char))
-    return re.compile("".join(out), re.DOTALL)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,19 +284,21 @@ def _string_matcher(family: str, templates: Sequence[Template], static: Sequence
             return False
 
         return match_text
+    # StringLike: a whole-string glob. ArnLike/ArnEquals: per ARN component (``chunk_glob``).
     arn = family == "arn"
     compiled = tuple(
-        glob_regex(template.resolve(_no_lookup) or [], arn=arn)
+        chunk_glob(template.resolve(_no_lookup) or [], arn=arn)
         for template in templates
         if not template.has_variables
     )
 
     def match_glob(request: str, lookup: Lookup) -> bool:
-        if any(pattern.fullmatch(request) for pattern in compiled):
-            return True
+        for pattern in compiled:
+            if pattern.fullmatch(request):
+                return True
         for template in dynamic:
             chunks = template.resolve(lookup)
-            if chunks is not None and glob_regex(chunks, arn=arn).fullmatch(request):
+            if chunks is not None and chunk_glob(chunks, arn=arn).fullmatch(request):
                 return True
         return False
 

@@ -19,11 +19,11 @@ from ._conditions import (
     Lookup,
     Template,
     compile_condition,
-    glob_regex,
     json_type,
     parse_template,
 )
 from ._errors import PolicyError
+from ._glob import Glob, chunk_glob
 
 __all__ = [
     "ALLOW_ALL",
@@ -59,10 +59,6 @@ def article(kind: str) -> str:
     return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
-def _wildcard_source(pattern: str) -> str:
-    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-
-
 @dataclass(frozen=True, slots=True)
 class ActionMatcher:
     """Action/NotAction patterns: case-insensitive, ``*`` and ``?``. Strictly private."""
@@ -70,43 +66,42 @@ class ActionMatcher:
     patterns: tuple[str, ...]
     everything: bool
     exact: frozenset[str]
-    regex: re.Pattern[str] | None
+    globs: tuple[Glob, ...]
 
     @classmethod
     def build(cls, patterns: tuple[str, ...]) -> ActionMatcher:
         lowered = [p.lower() for p in patterns]
         wild = [p for p in lowered if "*" in p or "?" in p]
-        regex = None
-        if wild:
-            regex = re.compile("|".join(f"(?:{_wildcard_source(p)})" for p in wild), re.DOTALL)
+        globs = tuple(Glob(p, ignore_case=True) for p in wild)
         exact = frozenset(p for p in lowered if p not in wild)
-        return cls(patterns, "*" in lowered, exact, regex)
+        return cls(patterns, "*" in lowered, exact, globs)
 
     def matches(self, action_lower: str) -> bool:
         if self.everything or action_lower in self.exact:
             return True
-        return self.regex is not None and self.regex.fullmatch(action_lower) is not None
+        return any(glob.fullmatch(action_lower) for glob in self.globs)
 
 
 @dataclass(frozen=True, slots=True)
 class ResourceMatcher:
-    """Resource/NotResource patterns: case-sensitive glob, regex characters literal.
+    """Resource/NotResource patterns: case-sensitive glob, every other character literal.
 
-    Strictly private. A request for resource ``*`` (an action without resource-level
-    permissions) matches only the pattern ``*`` itself, so such actions are granted only by
-    ``"Resource": "*"`` (SPEC §8; IAM User Guide, "IAM JSON policy elements: Resource").
+    Strictly private. The whole ARN is matched as one string (a ``*`` may cross a colon, unlike
+    in ArnLike). A request for resource ``*`` (an action without resource-level permissions)
+    matches only the pattern ``*`` itself, so such actions are granted only by ``"Resource":
+    "*"`` (SPEC §8; IAM User Guide, "IAM JSON policy elements: Resource").
     """
 
     patterns: tuple[str, ...]
     everything: bool
     exact: frozenset[str]
-    regex: re.Pattern[str] | None
+    globs: tuple[Glob, ...]
     templates: tuple[Template, ...]
 
     @classmethod
     def build(cls, patterns: tuple[str, ...], *, variables: bool) -> ResourceMatcher:
         exact: set[str] = set()
-        sources: list[str] = []
+        globs: list[Glob] = []
         dynamic: list[Template] = []
         for pattern in patterns:
             template = parse_template(pattern, variables=variables)
@@ -115,26 +110,24 @@ class ResourceMatcher:
                 continue
             chunks = template.resolve(_no_context) or []
             if any(active and ("*" in text or "?" in text) for text, active in chunks):
-                sources.append(glob_regex(chunks).pattern)
+                globs.append(Glob.from_chunks(chunks))
             else:
                 exact.add("".join(text for text, _ in chunks))
-        regex = None
-        if sources:
-            regex = re.compile("|".join(f"(?:{s})" for s in sources), re.DOTALL)
-        return cls(patterns, "*" in patterns, frozenset(exact), regex, tuple(dynamic))
+        return cls(patterns, "*" in patterns, frozenset(exact), tuple(globs), tuple(dynamic))
 
     def matches(self, resource: str, lookup: Lookup) -> bool:
         if resource == "*" or self.everything:
             return self.everything
         if resource in self.exact:
             return True
-        if self.regex is not None and self.regex.fullmatch(resource) is not None:
-            return True
+        for glob in self.globs:
+            if glob.fullmatch(resource):
+                return True
         for template in self.templates:
             chunks = template.resolve(lookup)
             # An unresolved variable makes this pattern match nothing (IAM User Guide,
             # "Policy variables with no value").
-            if chunks is not None and glob_regex(chunks).fullmatch(resource) is not None:
+            if chunks is not None and chunk_glob(chunks).fullmatch(resource):
                 return True
         return False
 
@@ -143,7 +136,7 @@ def _no_context(key: str) -> None:
     return None
 
 
-_ANY_RESOURCE = ResourceMatcher(("*",), True, frozenset(), None, ())
+_ANY_RESOURCE = ResourceMatcher(("*",), True, frozenset(), (), ())
 
 
 @dataclass(frozen=True, slots=True, eq=False)
