@@ -18,7 +18,7 @@ from typing import Any
 
 # Imported before any client exists, so that every client (each contender's) is created with
 # the mock's dormant handler (and moto's: scenarios import moto before they make clients).
-from ec2_keypair_mock._botocore import EVENTS
+from ec2_keypair_mock._hook import EVENTS
 
 REGION = "us-east-1"
 CONTENDERS = ("mock", "stubber", "moto")

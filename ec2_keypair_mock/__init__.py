@@ -14,12 +14,17 @@ Example::
 
 from __future__ import annotations
 
-from ._backend import KeyPairRecord, KeyPairsBackend
-from ._dispatch import CallRecord
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._errors import MockKeypairsError, PolicyError, UnmockedOperationError
-from ._evaluate import Decision, evaluate
 from ._mock import KeyPairsMock, mock_keypairs
-from ._principals import Principal
+
+if TYPE_CHECKING:
+    from ._backend import KeyPairRecord, KeyPairsBackend
+    from ._dispatch import CallRecord
+    from ._evaluate import Decision, evaluate
+    from ._principals import Principal
 
 __all__ = [
     "CallRecord",
@@ -34,3 +39,28 @@ __all__ = [
     "evaluate",
     "mock_keypairs",
 ]
+
+# Names whose modules pull in the policy engine, cryptography and botocore's models: they are
+# imported on first use, so `import ec2_keypair_mock` stays cheap (README#performance).
+_LAZY = {
+    "CallRecord": "._dispatch",
+    "Decision": "._evaluate",
+    "KeyPairRecord": "._backend",
+    "KeyPairsBackend": "._backend",
+    "Principal": "._principals",
+    "evaluate": "._evaluate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

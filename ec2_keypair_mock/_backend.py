@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._dispatch import CallRecord, dispatch
 from ._errors import PolicyError
+from ._hook import attach_client
 from ._import import KeyFormatInvalid, parse_public_key_material
 from ._keycache import key_source
 from ._keys import KeyType, NewKey, create_key, public_key_line
@@ -300,8 +301,6 @@ class KeyPairsBackend:
 
         Clients created after the import are served automatically; see README#interception.
         """
-        from ._botocore import attach_client
-
         attach_client(client)
 
     # -- internals ----------------------------------------------------------------------------

@@ -1,60 +1,35 @@
-"""The botocore door: a ``before-call`` handler that answers served calls from the backend.
+"""The botocore door's call path: answer a served call from the backend. Strictly private.
 
-Strictly private. How the handler reaches clients (see README#interception):
-
-* botocore gives every *session* the rows of ``botocore.handlers.BUILTIN_HANDLERS`` when the
-  session is created, and every client copies its session's emitter when the client is created
-  (``copy.copy`` in ``botocore/args.py``). Importing this package appends two rows to
-  ``BUILTIN_HANDLERS``, so every session — and every client — created after the import carries
-  the handler. While no ``mock_keypairs`` activation is active the handler returns ``None`` at
-  once and botocore goes on as if it were not there.
-* boto3's default session, if it already exists at import, gets the same rows registered on it.
-* A client created before the import has neither: :func:`attach_client` (``backend.attach``)
-  registers the handler on that one client for the rest of the activation.
-
-Answering at ``before-call`` short-circuits signing and HTTP: no credentials are needed and no
-socket is opened. The answer is what botocore's own parser makes of the EC2 XML, so responses
-and ``ClientError`` look exactly as they do against AWS.
+``_hook`` (imported with the package) holds the dormant handler rows; the first activation
+imports this module and hands :func:`handle` to the hook. Answering at ``before-call``
+short-circuits signing and HTTP: no credentials are needed and no socket is opened. The answer
+is what botocore's own parser makes of the EC2 XML, so responses and ``ClientError`` look
+exactly as they do against AWS.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import botocore.credentials
-import botocore.handlers
 from botocore.awsrequest import AWSResponse
 from botocore.parsers import ResponseParser, create_parser
 
 from ._errors import UnmockedOperationError
+from ._hook import detach_clients
 from ._model import RenderedXML, remember_service_model
 from ._ops import served, unmocked_message
 from ._parsed import parsed_output
 from ._wire import WireRequest
 
 if TYPE_CHECKING:
-    from botocore.client import BaseClient
     from botocore.model import OperationModel
 
     from ._backend import KeyPairsBackend
 
-__all__ = ["EVENTS", "attach_client", "install_patches", "remove_patches"]
+__all__ = ["handle", "install_patches", "remove_patches"]
 
-_UNIQUE_ID = "ec2_keypair_mock"
-
-_current: Callable[[], tuple[KeyPairsBackend, bool] | None] = lambda: None  # noqa: E731
 _parsers: dict[str, ResponseParser] = {}
-_attached: list[BaseClient] = []
-_lock = threading.Lock()
-
-
-def set_current(getter: Callable[[], tuple[KeyPairsBackend, bool] | None]) -> None:
-    """Tell the handler how to find the active backend and its strictness (set by ``_mock``)."""
-    global _current
-    _current = getter
 
 
 def _parser(protocol: str) -> ResponseParser:
@@ -80,16 +55,14 @@ def _credentials(request_signer: Any) -> tuple[str | None, str | None]:
         return None, None
 
 
-def _handler(
+def handle(
+    active: tuple[KeyPairsBackend, bool],
     model: OperationModel,
     params: dict[str, Any],
-    request_signer: Any = None,
-    context: dict[str, Any] | None = None,
-    **_: Any,
+    request_signer: Any,
+    context: dict[str, Any] | None,
 ) -> tuple[AWSResponse, dict[str, Any]] | None:
-    active = _current()
-    if active is None:
-        return None
+    """Answer one ``before-call`` event for the active backend, or None to let it pass."""
     backend, strict = active
     service_model = model.service_model
     service = service_model.service_name
@@ -140,41 +113,6 @@ def _handler(
     return AWSResponse(None, response.status, headers, None), parsed
 
 
-EVENTS: tuple[tuple[str, Callable[..., Any], str], ...] = (
-    ("before-call.ec2", _handler, _UNIQUE_ID + ".ec2"),
-    ("before-call.sts.DecodeAuthorizationMessage", _handler, _UNIQUE_ID + ".sts"),
-)
-"""The one table of handler rows: every registration and every removal reads it."""
-
-
-def _register_builtin() -> None:
-    """Give every botocore session created from now on the (dormant) handler."""
-    for event, handler, _unique in EVENTS:
-        if (event, handler) not in botocore.handlers.BUILTIN_HANDLERS:
-            botocore.handlers.BUILTIN_HANDLERS.append((event, handler))
-    boto3 = sys.modules.get("boto3")  # not imported yet → no default session to reach
-    session = getattr(boto3, "DEFAULT_SESSION", None)
-    if session is not None:
-        for event, handler, unique_id in EVENTS:
-            session.events.register(event, handler, unique_id=unique_id)
-
-
-def attach_client(client: BaseClient) -> None:
-    """Register the handler on one existing client until the last activation stops."""
-    with _lock:
-        for event, handler, unique_id in EVENTS:
-            client.meta.events.register(event, handler, unique_id=unique_id)
-        _attached.append(client)
-
-
-def _detach_clients() -> None:
-    with _lock:
-        for client in _attached:
-            for event, _, unique_id in EVENTS:
-                client.meta.events.unregister(event, unique_id=unique_id)
-        _attached.clear()
-
-
 def _no_credentials(self: Any) -> None:
     """Network credential providers answer "nothing here" while a mock is active."""
     return None
@@ -203,7 +141,4 @@ def remove_patches() -> None:
         original = _saved.pop((owner, name), None)
         if original is not None:
             setattr(owner, name, original)
-    _detach_clients()
-
-
-_register_builtin()
+    detach_clients()

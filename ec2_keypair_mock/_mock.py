@@ -12,30 +12,28 @@ import inspect
 import os
 import sys
 import threading
-import unittest
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from . import _botocore
-from ._backend import (
-    KeyPairsBackend,
-    PolicyDocument,
-    identity_policies,
-    optional_policy,
-    scp_levels,
-)
-from ._principals import DEFAULT_ACCOUNT_ID
+from . import _hook
+from ._defaults import DEFAULT_ACCOUNT_ID, FRESH_KEYS_ENV
 
-__all__ = ["KeyPairsMock", "mock_keypairs"]
+if TYPE_CHECKING:
+    import unittest
+
+    from ._backend import KeyPairsBackend, PolicyDocument
+
+# Importing the package costs only this module and _hook: the backend, the policy engine,
+# cryptography and the call path are imported when a mock is first configured or started.
+
+__all__ = ["FRESH_KEYS_ENV", "KeyPairsMock", "mock_keypairs"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 _stack: list[tuple[KeyPairsMock, KeyPairsBackend]] = []
 _stack_lock = threading.Lock()
-
-FRESH_KEYS_ENV = "EC2_KEYPAIR_MOCK_FRESH_KEYS"
 
 
 def _top() -> tuple[KeyPairsBackend, bool] | None:
@@ -58,10 +56,13 @@ def _top_strict() -> bool:
     return active is None or active[1]
 
 
-_botocore.set_current(_top)
+_hook.set_current(_top)
 
 
 def _install() -> None:
+    from . import _botocore
+
+    _hook.set_door(_botocore.handle)
     _botocore.install_patches()
     # The requests door needs `responses`, whose import costs tens of milliseconds; a process
     # that has not imported `requests` cannot be making requests calls, so it pays nothing.
@@ -72,6 +73,8 @@ def _install() -> None:
 
 
 def _uninstall() -> None:
+    from . import _botocore
+
     _botocore.remove_patches()
     door = sys.modules.get(f"{__package__}._requests_door")
     if door is not None:
@@ -104,6 +107,8 @@ class KeyPairsMock:
     ) -> None:
         # Parse every document once, here, where it is given (PolicyError names the argument);
         # each activation's backend then reuses the parsed policies.
+        from ._backend import identity_policies, optional_policy, scp_levels
+
         if not (len(account_id) == 12 and account_id.isdigit()):
             msg = f"account_id must be a 12-digit string, not {account_id!r}."
             raise ValueError(msg)
@@ -125,6 +130,8 @@ class KeyPairsMock:
 
     def start(self) -> KeyPairsBackend:
         """Activate: push a fresh backend and return it."""
+        from ._backend import KeyPairsBackend
+
         backend = KeyPairsBackend(**self._options, fresh_keys=self.fresh_keys)
         with _stack_lock:
             if not _stack:
@@ -179,7 +186,9 @@ class KeyPairsMock:
     def __call__(self, target: F) -> F: ...
     def __call__(self, target: Any) -> Any:
         if inspect.isclass(target):
-            if issubclass(target, unittest.TestCase):
+            # A TestCase subclass exists only if unittest was imported; no need to import it.
+            unittest_module = sys.modules.get("unittest")
+            if unittest_module is not None and issubclass(target, unittest_module.TestCase):
                 return self._decorate_testcase(target)
             msg = (
                 "mock_keypairs can only decorate unittest.TestCase subclasses; for pytest "

@@ -15,12 +15,11 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Literal
 
+from ._defaults import DEFAULT_ACCOUNT_ID, DEFAULT_USER_NAME
 from ._policy import Policy
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_USER_NAME", "Principal", "make_principal"]
 
-DEFAULT_ACCOUNT_ID = "123456789012"
-DEFAULT_USER_NAME = "mock-user"
 _ID_CHARS = string.ascii_uppercase + string.digits
 
 

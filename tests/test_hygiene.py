@@ -31,7 +31,7 @@ import requests
 import requests.adapters
 from botocore.client import BaseClient
 
-from ec2_keypair_mock import UnmockedOperationError, _botocore, _mock, mock_keypairs
+from ec2_keypair_mock import UnmockedOperationError, _botocore, _hook, _mock, mock_keypairs
 
 ACTIVATIONS = 1000
 WARM_UP = 100
@@ -93,7 +93,7 @@ def snapshot(client: BaseClient, session: boto3.session.Session) -> dict[str, An
         ),
         "credential providers": credential_methods,
         "mock stack": list(_mock._stack),
-        "attached clients": list(_botocore._attached),
+        "attached clients": list(_hook._attached),
         "saved patches": dict(_botocore._saved),
         "requests send": requests.adapters.HTTPAdapter.send,
         "requests door": _requests_door_installed(),
@@ -270,7 +270,7 @@ def test_thousand_activations_leave_nothing_behind(
         assert after[key] == before[key], key
     assert handler_table(client.meta.events) == before_client
     assert _mock._stack == []
-    assert _botocore._attached == []
+    assert _hook._attached == []
 
     diff = after_memory.compare_to(baseline, "filename")
     growth = sum(stat.size_diff for stat in diff)

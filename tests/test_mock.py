@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 
 import ec2_keypair_mock._mock as mock_module
 from ec2_keypair_mock import KeyPairsBackend, KeyPairsMock, UnmockedOperationError, mock_keypairs
-from ec2_keypair_mock._botocore import EVENTS
+from ec2_keypair_mock._hook import EVENTS
 from tests.helpers import assert_client_error
 
 ORIGINAL_IMDS_LOAD = botocore.credentials.InstanceMetadataProvider.__dict__["load"]
@@ -30,9 +30,9 @@ def assert_clean() -> None:
     assert mock_module._stack == []
     assert botocore.credentials.InstanceMetadataProvider.__dict__["load"] is ORIGINAL_IMDS_LOAD
     assert botocore.credentials.ContainerProvider.__dict__["load"] is ORIGINAL_CONTAINER_LOAD
-    from ec2_keypair_mock import _botocore
+    from ec2_keypair_mock import _hook
 
-    assert _botocore._attached == []
+    assert _hook._attached == []
 
 
 @pytest.fixture(autouse=True)
