@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ from ._authmsg import (
     encode_authorization_message,
     unauthorized_message,
 )
-from ._evaluate import Decision, evaluate
+from ._evaluate import Decision, decide
 from ._keys import KeyFormat, KeyType, NewKey
 from ._model import InvalidQueryParameter, operation_model, parse_query, render_xml
 from ._ops import OPERATIONS
@@ -48,7 +48,7 @@ _NO_RESOURCE_ACTIONS = frozenset({"ec2:DescribeKeyPairs", "ec2:DescribeTags"})
 _REDACTED = "<redacted>"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallRecord:
     """One intercepted call, as ``backend.calls`` lists them.
 
@@ -84,6 +84,40 @@ class CallRecord:
     def dry_run(self) -> bool:
         """Whether the call had ``DryRun=True``."""
         return bool(self.params.get("DryRun"))
+
+
+class _Layered(Mapping[str, Any]):
+    """A read-only request context made of layers, first wins. Strictly private.
+
+    The layers are the check's own keys, the call's keys and the caller's keys (shared by every
+    call of that principal). Every call-log decision keeps its context alive, so a view is kept
+    instead of a merged copy per check: this is most of what the call log costs per call.
+    """
+
+    __slots__ = ("_layers",)
+
+    def __init__(self, *layers: Mapping[str, Any]) -> None:
+        self._layers = layers
+
+    def __getitem__(self, key: str) -> Any:
+        for layer in self._layers:
+            if key in layer:
+                return layer[key]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        seen: set[str] = set()
+        for layer in self._layers:
+            for key in layer:
+                if key not in seen:
+                    seen.add(key)
+                    yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 class Call:
@@ -149,7 +183,7 @@ class Call:
         context["aws:TagKeys"] = list(tags)
         return context
 
-    def context(self, extra: Mapping[str, Any]) -> dict[str, Any]:
+    def context(self, extra: Mapping[str, Any]) -> Mapping[str, Any]:
         """The full request context: keys every call carries plus the call's own (SPEC §8).
 
         The keys every check of this call shares (time, region, transport, caller) are built
@@ -166,19 +200,19 @@ class Call:
                 "ec2:Region": self.region,
                 "aws:SecureTransport": "true" if request.secure_transport else "false",
                 "aws:SourceIp": request.source_ip,
-                **self.caller.context_keys,
             }
-        return {**base, **extra}
+        # The operations hand over a fresh dict of their own keys per check; no copy needed.
+        return _Layered(extra, base, self.caller.context_keys)
 
     def authorize(self, action: str, resource: str, extra: Mapping[str, Any]) -> None:
         """Decide ``action`` on ``resource``; raise ``UnauthorizedOperation`` when denied."""
         caller = self.caller
         backend = self.backend
-        decision = evaluate(
-            action=action,
-            resource=resource,
-            context=self.context(extra),
-            identity=caller.policies,
+        decision = decide(
+            action,
+            resource,
+            self.context(extra),
+            caller.policies,
             permissions_boundary=caller.permissions_boundary,
             session_policy=caller.session_policy,
             scps=backend._scps,
@@ -232,11 +266,15 @@ def _time_strings() -> tuple[str, str]:
     return clock[1], clock[2]
 
 
-def _redact(params: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A read-only copy for the call log, without key material."""
+def _redact(params: dict[str, Any]) -> Mapping[str, Any]:
+    """A read-only view for the call log, without key material.
+
+    The parsed parameters belong to this one call and nothing changes them after it, so a view
+    suffices (a copy would double what the log keeps per call).
+    """
     if "PublicKeyMaterial" in params:
         return MappingProxyType({**params, "PublicKeyMaterial": _REDACTED})
-    return MappingProxyType(dict(params))
+    return MappingProxyType(params)
 
 
 def dispatch(

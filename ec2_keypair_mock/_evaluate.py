@@ -16,7 +16,7 @@ from functools import lru_cache
 from ._conditions import Lookup
 from ._policy import BOUNDARY, IDENTITY, SCP, SESSION, Policy, parse_policy
 
-__all__ = ["ContextValue", "Decision", "MatchedStatement", "PolicyLike", "evaluate"]
+__all__ = ["ContextValue", "Decision", "MatchedStatement", "PolicyLike", "decide", "evaluate"]
 
 ContextValue = str | Sequence[str]
 PolicyLike = Policy | str | Mapping[str, object]
@@ -224,10 +224,35 @@ def evaluate(
         >>> evaluate(action="ec2:DeleteKeyPair", resource="*", context={}, identity=[]).outcome
         'implicitDeny'
     """
+    return decide(
+        action,
+        resource,
+        dict(context),
+        identity,
+        permissions_boundary=permissions_boundary,
+        session_policy=session_policy,
+        scps=scps,
+    )
+
+
+def decide(
+    action: str,
+    resource: str,
+    given_context: Mapping[str, ContextValue],
+    identity: Sequence[PolicyLike],
+    *,
+    permissions_boundary: PolicyLike | None = None,
+    session_policy: PolicyLike | None = None,
+    scps: Sequence[Sequence[PolicyLike]] = (),
+) -> Decision:
+    """:func:`evaluate` for a context dict the caller hands over (kept, not copied).
+
+    Strictly private: the dispatcher builds a fresh context per check, so copying it again
+    would only double what every call-log entry keeps alive.
+    """
     if isinstance(identity, str | Mapping | Policy):
         msg = "evaluate(identity=...) takes a sequence of policies; wrap a single policy in a list."
         raise TypeError(msg)
-    given_context = dict(context)
     request = (action.lower(), resource, _Context(given_context))
     denies: list[MatchedStatement] = []
     allows: list[MatchedStatement] = []

@@ -451,3 +451,21 @@ def test_invalid_account_id() -> None:
     """account_id must be 12 digits."""
     with pytest.raises(ValueError, match="12-digit"):
         mock_keypairs(account_id="123")
+
+
+def test_import_is_light() -> None:
+    """`import ec2_keypair_mock` loads only the dormant hook: no backend, policy engine,
+    cryptography or call path until a mock is configured (README#performance)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, boto3, ec2_keypair_mock as m\n"
+        "heavy = [n for n in ('cryptography', 'ec2_keypair_mock._backend', "
+        "'ec2_keypair_mock._botocore', 'ec2_keypair_mock._evaluate', 'unittest') "
+        "if n in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "assert m.KeyPairsBackend.__name__ == 'KeyPairsBackend'\n"
+        "assert 'ec2_keypair_mock._backend' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
