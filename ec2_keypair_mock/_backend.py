@@ -18,7 +18,7 @@ from ._errors import PolicyError
 from ._hook import attach_client
 from ._import import KeyFormatInvalid, parse_public_key_material
 from ._keycache import key_source
-from ._keys import KeyType, NewKey, create_key, public_key_line
+from ._keys import KeyType, NewKey, public_key_line
 from ._policy import ALLOW_ALL, Policy, parse_policy
 from ._principals import DEFAULT_ACCOUNT_ID, DEFAULT_USER_NAME, Principal, make_principal
 from ._state import KEY_PAIR_QUOTA, Pair, RegionState, now
@@ -263,7 +263,7 @@ class KeyPairsBackend:
             check_key_name(name)
             tag_map = check_tags([{"Key": k, "Value": v} for k, v in (tags or {}).items()])
             if public_key is None:
-                new: NewKey = create_key(key_type, "pem", name)
+                new: NewKey = self._key_source(key_type, "pem", name)
                 fingerprint, blob, kind = new.fingerprint, new.public_blob, key_type
             else:
                 data = public_key.encode() if isinstance(public_key, str) else public_key
