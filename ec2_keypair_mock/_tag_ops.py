@@ -81,18 +81,25 @@ def _tagged_pairs(call: Call) -> list[Pair]:
     return pairs
 
 
-def create_tags(call: Call) -> Output:
-    """CreateTags on key pairs: all-or-nothing, overwrites existing values (SPEC §6)."""
+def _authorized_pairs(call: Call, action: str) -> tuple[list[Pair], list[Mapping[str, Any]]]:
+    """The named pairs and requested tags, once ``action`` is allowed on every pair (SPEC §8:
+    request tags, the pair's tags, name and type) and DryRun has answered."""
     pairs = _tagged_pairs(call)
     wanted: list[Mapping[str, Any]] = call.params.get("Tags") or []
     raw = {str(t.get("Key") or ""): str(t.get("Value") or "") for t in wanted}
     for pair in pairs:
         call.authorize(
-            "ec2:CreateTags",
+            action,
             call.key_pair_arn(pair.name),
             {**pair_context(pair), **call.request_tag_context(raw)},
         )
     call.check_dry_run()
+    return pairs, wanted
+
+
+def create_tags(call: Call) -> Output:
+    """CreateTags on key pairs: all-or-nothing, overwrites existing values (SPEC §6)."""
+    pairs, wanted = _authorized_pairs(call, "ec2:CreateTags")
     if not wanted:
         raise missing("Tag")
     tags = check_tags(wanted)
@@ -108,16 +115,7 @@ def create_tags(call: Call) -> Output:
 
 def delete_tags(call: Call) -> Output:
     """DeleteTags on key pairs: a given value must match; no tags means all tags (SPEC §6)."""
-    pairs = _tagged_pairs(call)
-    wanted: list[Mapping[str, Any]] = call.params.get("Tags") or []
-    raw = {str(t.get("Key") or ""): str(t.get("Value") or "") for t in wanted}
-    for pair in pairs:
-        call.authorize(
-            "ec2:DeleteTags",
-            call.key_pair_arn(pair.name),
-            {**pair_context(pair), **call.request_tag_context(raw or None)},
-        )
-    call.check_dry_run()
+    pairs, wanted = _authorized_pairs(call, "ec2:DeleteTags")
     for tag in wanted:
         key = tag.get("Key") or ""
         if key.lower().startswith("aws:"):
