@@ -259,6 +259,9 @@ class KeyPairsBackend:
         it a fresh ``key_type`` key is generated as if by CreateKeyPair and its private half is
         discarded, as EC2 does. Invalid input raises ``ValueError`` with EC2's message.
         """
+        if key_type not in ("rsa", "ed25519"):
+            msg = f"Key type must be 'rsa' or 'ed25519', not {key_type!r}."
+            raise ValueError(msg)
         try:
             check_key_name(name)
             tag_map = check_tags([{"Key": k, "Value": v} for k, v in (tags or {}).items()])
