@@ -32,3 +32,20 @@ def assert_client_error(
     assert error["Error"]["Message"] == message
     assert error["ResponseMetadata"]["HTTPStatusCode"] == status
     assert len(error["ResponseMetadata"]["RequestId"]) == 36
+
+
+# Other installed plugins stay out of pytester's inner sessions: pytest-randomly would reorder
+# the inner tests, pytest-asyncio warns at configure time (an error under filterwarnings=error),
+# and hypothesis' plugin re-imports hypothesis in every inline run (pytester restores sys.modules).
+ISOLATE = (
+    "-p",
+    "no:randomly",
+    "-p",
+    "no:asyncio",
+    "-p",
+    "no:hypothesispytest",
+    "-p",
+    "no:benchmark",
+    "-p",
+    "no:cacheprovider",
+)

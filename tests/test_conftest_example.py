@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ec2_keypair_mock import _mock
+from tests.helpers import ISOLATE
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "conftest_example.py"
 
@@ -141,19 +142,7 @@ def test_example_conftest_serves_real_tests(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\naddopts = --strict-markers\nfilterwarnings = error\n")
     pytester.makeconftest(EXAMPLE.read_text(encoding="utf-8"))
     pytester.makepyfile(test_uses_example=_TESTS)
-    result = pytester.runpytest(
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:asyncio",
-        "-p",
-        "no:hypothesispytest",
-        "-p",
-        "no:benchmark",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-    )
+    result = pytester.runpytest(*ISOLATE, "-q")
     result.assert_outcomes(passed=8)
     assert _mock._stack == []
 

@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ec2_keypair_mock import KeyPairsBackend, mock_keypairs
 from tests.conftest import NetworkForbidden
+from tests.helpers import ISOLATE
 
 # Real-looking credentials: AKIA + 16 (20 characters), a 40-character secret, a session token.
 ACCESS_KEY = "AKIA" + "Q7RZ4XK2M9PLW3NB"
@@ -133,15 +134,7 @@ def test_guard_fails_a_test_that_reaches_out(pytester: pytest.Pytester) -> None:
             """
         )
     )
-    # Other installed plugins stay out of the inner session (as in test_pytest_plugin.py).
-    isolate = [
-        "no:randomly",
-        "no:asyncio",
-        "no:hypothesispytest",
-        "no:benchmark",
-        "no:cacheprovider",
-    ]
-    result = pytester.runpytest_inprocess(*(f"-p{plugin}" for plugin in isolate))
+    result = pytester.runpytest_inprocess(*ISOLATE)
     # Each refused test also errors at teardown: the attempt is on record.
     result.assert_outcomes(failed=3, passed=1, errors=3)
     result.stdout.fnmatch_lines(["*NetworkForbidden: network access to ('192.0.2.1', 80)*"])
@@ -391,13 +384,6 @@ def test_swallows():
         pass
 """
     )
-    isolate = [
-        "no:randomly",
-        "no:asyncio",
-        "no:hypothesispytest",
-        "no:benchmark",
-        "no:cacheprovider",
-    ]
-    result = pytester.runpytest_inprocess(*(f"-p{plugin}" for plugin in isolate))
+    result = pytester.runpytest_inprocess(*ISOLATE)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*the test tried to reach the network: *192.0.2.1*"])

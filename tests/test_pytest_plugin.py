@@ -10,6 +10,7 @@ import pytest
 
 from ec2_keypair_mock import _mock, _pytest_plugin
 from ec2_keypair_mock._mock import KeyPairsMock
+from tests.helpers import ISOLATE
 
 # The inner sessions run in this process (pytester's inline run): they inherit the outer
 # conftest's network guard and fake credentials, and load the plugin through its entry point.
@@ -26,26 +27,9 @@ def ec2():
 """
 
 
-# Other installed plugins stay out of the inner sessions: pytest-randomly would reorder the inner
-# tests, pytest-asyncio warns at configure time (an error under filterwarnings=error), and
-# hypothesis' plugin re-imports hypothesis in every inline run (pytester restores sys.modules).
-_ISOLATE = (
-    "-p",
-    "no:randomly",
-    "-p",
-    "no:asyncio",
-    "-p",
-    "no:hypothesispytest",
-    "-p",
-    "no:benchmark",
-    "-p",
-    "no:cacheprovider",
-)
-
-
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     # --strict-markers: the plugin's registration is what lets the marker through.
-    result = pytester.runpytest(*_ISOLATE, "-q", *args)
+    result = pytester.runpytest(*ISOLATE, "-q", *args)
     assert _mock._stack == [], "a pytester session left an activation behind"
     return result
 
@@ -331,7 +315,7 @@ def test_bad_policy():
 
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     """``--markers`` lists the marker with every option of mock_keypairs and its default."""
-    result = pytester.runpytest(*_ISOLATE, "--markers")
+    result = pytester.runpytest(*ISOLATE, "--markers")
     assert result.ret == 0
     result.stdout.fnmatch_lines(
         [
