@@ -26,16 +26,14 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    PublicFormat,
-    load_der_public_key,
-)
 
 from ._keys import KeyType, colon_hex, ed25519_fingerprint
 from ._ppk import ed25519_public_blob, rsa_public_blob
 
 __all__ = ["ImportedKey", "KeyFormatInvalid", "parse_public_key_material"]
+
+# cryptography's `serialization` package is imported by the RSA paths when they run, not here
+# (it costs a fresh process about 8 ms; see _keys).
 
 _MIN_RSA_BITS = 512
 _MAX_RSA_BITS = 8192
@@ -142,6 +140,8 @@ def _rsa_key(e: int, n: int) -> ImportedKey:
     except ValueError as exc:  # exponent below 3, even, or not below the modulus
         msg = f"the RSA public numbers are not a usable key ({exc})."
         raise _invalid(msg) from exc
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     spki = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     fingerprint = colon_hex(hashlib.md5(spki).digest())
     return ImportedKey("rsa", rsa_public_blob(e, n), fingerprint)
@@ -212,6 +212,12 @@ def _parse_rfc4716(text: str) -> ImportedKey:
 
 def _parse_der_base64(text: str) -> ImportedKey:
     """Parse base64 of a DER SubjectPublicKeyInfo, which EC2 accepts for RSA only."""
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        PublicFormat,
+        load_der_public_key,
+    )
+
     der = _b64decode("".join(_LINE_BREAK.split(text)), "DER base64 text")
     try:
         public_key = load_der_public_key(der)

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from ._ppk import (
     PrivateKey,
@@ -50,6 +49,11 @@ _ALGORITHMS: dict[bytes, KeyType] = {b"ssh-rsa": "rsa", b"ssh-ed25519": "ed25519
 # lines; cryptography writes 76). EC2's width is unknown (SPEC §2.1), so the mock follows
 # ssh-keygen, which is what users compare against.
 _OPENSSH_LINE = 70
+
+
+# cryptography's `serialization` package is imported only by the RSA paths below, when they first
+# run: importing it loads its SSH key reader and with it the cipher modules, about 8 ms in a fresh
+# process that the Ed25519 path (our own writers, `*_bytes_raw`) never needs.
 
 
 def _new_rsa() -> PrivateKey:
@@ -96,6 +100,8 @@ def _rsa_created_fingerprint(private_key: rsa.RSAPrivateKey) -> str:
     Created and imported RSA keys use different fingerprints on EC2 (SPEC §2.2); this one is
     only for keys the mock generated, see :mod:`._import` for the other.
     """
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
     der = private_key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
     return colon_hex(hashlib.sha1(der).digest())
 
@@ -122,6 +128,8 @@ def _rsa_pem(private_key: rsa.RSAPrivateKey) -> str:
     cryptography's "TraditionalOpenSSL" format is exactly PKCS#1 for RSA; only the final
     newline differs from EC2's recorded material (SPEC §2.1).
     """
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
     pem = private_key.private_bytes(Encoding.PEM, PrivateFormat.TraditionalOpenSSL, NoEncryption())
     return pem.decode("ascii").rstrip("\n")
 

@@ -14,12 +14,6 @@ import hmac
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-)
 
 __all__ = [
     "PrivateKey",
@@ -87,7 +81,7 @@ def public_blob_of(private_key: PrivateKey) -> bytes:
     if isinstance(key, RSAPrivateKey):
         numbers = key.public_key().public_numbers()
         return rsa_public_blob(numbers.e, numbers.n)
-    return ed25519_public_blob(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    return ed25519_public_blob(key.public_key().public_bytes_raw())
 
 
 def wrap_base64(data: bytes, width: int) -> list[str]:
@@ -112,7 +106,7 @@ def _private_blob(private_key: PrivateKey) -> tuple[str, bytes]:
             + ssh_mpint(numbers.iqmp)
         )
         return "ssh-rsa", blob
-    seed = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    seed = key.private_bytes_raw()
     return "ssh-ed25519", ssh_string(seed)
 
 

@@ -469,3 +469,21 @@ def test_import_is_light() -> None:
         "assert 'ec2_keypair_mock._backend' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_ed25519_create_leaves_serialization_unimported() -> None:
+    """An Ed25519 CreateKeyPair never needs cryptography's `serialization` package (its SSH
+    module loads every cipher: milliseconds of a fresh process); RSA paths import it when used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, boto3\n"
+        "from ec2_keypair_mock import mock_keypairs\n"
+        "client = boto3.client('ec2', region_name='us-east-1')\n"
+        "with mock_keypairs():\n"
+        "    client.create_key_pair(KeyName='k', KeyType='ed25519')\n"
+        "    client.describe_key_pairs()\n"
+        "assert 'cryptography.hazmat.primitives.serialization' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
