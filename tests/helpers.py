@@ -37,7 +37,13 @@ def assert_client_error(
 # Other installed plugins stay out of pytester's inner sessions: pytest-randomly would reorder
 # the inner tests, pytest-asyncio warns at configure time (an error under filterwarnings=error),
 # and hypothesis' plugin re-imports hypothesis in every inline run (pytester restores sys.modules).
+# An inner session runs in this process, where this package is already imported: when it finds
+# the package's metadata (e.g. the ``*.egg-info`` an editable install leaves in the checkout),
+# it would ask to rewrite the package's asserts and warn that it cannot (an error under
+# filterwarnings=error), so that one warning is ignored there.
 ISOLATE = (
+    "-W",
+    "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
     "-p",
     "no:randomly",
     "-p",
