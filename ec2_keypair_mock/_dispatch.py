@@ -10,7 +10,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError
+from itertools import chain
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -48,9 +49,8 @@ _NO_RESOURCE_ACTIONS = frozenset({"ec2:DescribeKeyPairs", "ec2:DescribeTags"})
 _REDACTED = "<redacted>"
 
 
-@dataclass(frozen=True, slots=True)
 class CallRecord:
-    """One intercepted call, as ``backend.calls`` lists them.
+    """One intercepted call, as ``backend.calls`` lists them (read-only).
 
     ``params`` is the structured input (botocore's names, e.g. ``{"KeyName": "k",
     "DryRun": True}``) with key material replaced by ``"<redacted>"``; ``error_code`` is None on
@@ -69,45 +69,226 @@ class CallRecord:
         record.decision.context["ec2:KeyPairType"]
     """
 
+    # The log keeps a record per call for the life of the backend, so a record keeps what the
+    # call was given in the compact form it arrived in (the flat Query values; the key names
+    # are shared by every call of the same shape) and rebuilds ``params`` from it when first
+    # read: the structured form costs several times more memory than the call's key pair.
+    __slots__ = (
+        "_params",
+        "account_id",
+        "caller_arn",
+        "decisions",
+        "error_code",
+        "operation",
+        "region",
+        "request_id",
+        "status",
+    )
+
     operation: str
     region: str
     account_id: str
     caller_arn: str
-    params: Mapping[str, Any]
     status: int
     error_code: str | None
-    decision: Decision | None
     request_id: str
-    decisions: tuple[Decision, ...] = ()
+    decisions: tuple[Decision, ...]
+    _params: Mapping[str, Any] | _LoggedQuery
+
+    def __init__(
+        self,
+        operation: str,
+        region: str,
+        account_id: str,
+        caller_arn: str,
+        params: Mapping[str, Any] | _LoggedQuery,
+        status: int,
+        error_code: str | None,
+        request_id: str,
+        decisions: tuple[Decision, ...] = (),
+    ) -> None:
+        put = object.__setattr__
+        put(self, "operation", operation)
+        put(self, "region", region)
+        put(self, "account_id", account_id)
+        put(self, "caller_arn", caller_arn)
+        put(self, "_params", params)
+        put(self, "status", status)
+        put(self, "error_code", error_code)
+        put(self, "request_id", request_id)
+        put(self, "decisions", decisions)
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The call's structured input, key material redacted (read-only)."""
+        params = self._params
+        if isinstance(params, tuple):
+            params = MappingProxyType(_parse_logged(self.operation, params))
+            object.__setattr__(self, "_params", params)  # parsed once, on first read
+        return params
+
+    @property
+    def decision(self) -> Decision | None:
+        """The check that denied the call, else the first check; None when none was made."""
+        decisions = self.decisions
+        for decision in decisions:
+            if not decision.allowed:
+                return decision
+        return decisions[0] if decisions else None
 
     @property
     def dry_run(self) -> bool:
         """Whether the call had ``DryRun=True``."""
         return bool(self.params.get("DryRun"))
 
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.operation,
+            self.region,
+            self.account_id,
+            self.caller_arn,
+            self.params,
+            self.status,
+            self.error_code,
+            self.request_id,
+            self.decisions,
+        )
 
-class _Layered(Mapping[str, Any]):
-    """A read-only request context made of layers, first wins. Strictly private.
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CallRecord):
+            return NotImplemented
+        return self._fields() == other._fields()
 
-    The layers are the check's own keys, the call's keys and the caller's keys (shared by every
-    call of that principal). Every call-log decision keeps its context alive, so a view is kept
-    instead of a merged copy per check: this is most of what the call log costs per call.
+    __hash__ = None  # type: ignore[assignment]  # params is a mapping: records are unhashable
+
+    def __repr__(self) -> str:
+        names = (
+            "operation",
+            "region",
+            "account_id",
+            "caller_arn",
+            "params",
+            "status",
+            "error_code",
+            "request_id",
+            "decisions",
+        )
+        shown = dict(zip(names, self._fields(), strict=True))
+        shown["params"] = dict(shown["params"])
+        return "CallRecord(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+# What the call log keeps of a request's parameters: the parameter names (one tuple shared by
+# every call of the same shape) followed by the values, key material left out.
+_LoggedQuery = tuple[Any, ...]
+_SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_MAX_SHAPES = 4096
+
+
+def _logged_query(query: Mapping[str, str]) -> _LoggedQuery:
+    """What the call log keeps of a request's parameters (they parsed without error)."""
+    keys = tuple(query)
+    shared = _SHAPES.get(keys)
+    if shared is None:
+        if len(_SHAPES) < _MAX_SHAPES:
+            _SHAPES[keys] = keys
+        shared = keys
+    if _MATERIAL in query:
+        return (shared, *(_REDACTED if k == _MATERIAL else v for k, v in query.items()))
+    return (shared, *query.values())
+
+
+def _parse_logged(operation: str, logged: _LoggedQuery) -> dict[str, Any]:
+    query = dict(zip(logged[0], logged[1:], strict=True))
+    redacted = query.pop(_MATERIAL, None) is not None
+    params = parse_query(operation_model("ec2", operation).input_shape, query)
+    if redacted:
+        params[_MATERIAL] = _REDACTED
+    return params
+
+
+_MATERIAL = "PublicKeyMaterial"
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class _RequestTags(Mapping[str, Any]):
+    """The context keys of a request's tags, as a read-only view. Strictly private.
+
+    ``aws:RequestTag/<key>`` per tag and ``aws:TagKeys`` (a list, in request order). Built once
+    per call and shared by its checks; the keys are spelled out only when read.
     """
 
-    __slots__ = ("_layers",)
+    __slots__ = ("_items",)
 
-    def __init__(self, *layers: Mapping[str, Any]) -> None:
-        self._layers = layers
+    def __init__(self, tags: Mapping[str, str]) -> None:
+        self._items = tuple(chain.from_iterable(tags.items()))  # key, value, key, value, ...
 
     def __getitem__(self, key: str) -> Any:
-        for layer in self._layers:
+        items = self._items
+        if key == "aws:TagKeys":
+            return list(items[::2])
+        if key.startswith(_REQUEST_TAG):
+            wanted = key[len(_REQUEST_TAG) :]
+            for index in range(0, len(items), 2):
+                if items[index] == wanted:
+                    return items[index + 1]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        for key in self._items[::2]:
+            yield _REQUEST_TAG + key
+        yield "aws:TagKeys"
+
+    def __len__(self) -> int:
+        return len(self._items) // 2 + 1
+
+
+_REQUEST_TAG = "aws:RequestTag/"
+
+
+class _Layered(Mapping[str, Any]):
+    """A check's read-only request context, made of layers, first wins. Strictly private.
+
+    The layers are the check's own keys, the request's tags, the keys every call of that
+    second shares (time, region, transport) and the caller's keys (shared by every call of
+    that principal). Every call-log decision keeps its context alive, so a view over shared
+    parts is kept instead of a merged copy per check.
+    """
+
+    __slots__ = ("_base", "_caller", "_own", "_tags")
+
+    def __init__(
+        self,
+        own: Mapping[str, Any],
+        tags: Mapping[str, Any] | None,
+        base: Mapping[str, Any],
+        caller: Mapping[str, Any],
+    ) -> None:
+        self._own = own
+        self._tags = tags
+        self._base = base
+        self._caller = caller
+
+    def _layers(self) -> tuple[Mapping[str, Any], ...]:
+        if self._tags is None:
+            return (self._own, self._base, self._caller)
+        return (self._own, self._tags, self._base, self._caller)
+
+    def __getitem__(self, key: str) -> Any:
+        for layer in self._layers():
             if key in layer:
                 return layer[key]
         raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
         seen: set[str] = set()
-        for layer in self._layers:
+        for layer in self._layers():
             for key in layer:
                 if key not in seen:
                     seen.add(key)
@@ -128,7 +309,6 @@ class Call:
         "_state",
         "backend",
         "caller",
-        "decision",
         "decisions",
         "params",
         "region",
@@ -147,10 +327,9 @@ class Call:
         self.caller = caller
         self.params = params
         self.region = request.region
-        self.decision: Decision | None = None
         self.decisions: list[Decision] = []
         self._state: RegionState | None = None
-        self._base: dict[str, Any] | None = None
+        self._base: Mapping[str, Any] | None = None
 
     @property
     def lock(self) -> threading.RLock:
@@ -175,51 +354,42 @@ class Call:
         return self.backend._key_source(kt, kf, name)
 
     @staticmethod
-    def request_tag_context(tags: Mapping[str, str] | None) -> dict[str, Any]:
+    def request_tags(tags: Mapping[str, str] | None) -> Mapping[str, Any] | None:
         """``aws:RequestTag/<k>`` and ``aws:TagKeys`` for tags in the request (none: no keys)."""
-        if not tags:
-            return {}
-        context: dict[str, Any] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
-        context["aws:TagKeys"] = list(tags)
-        return context
+        return _RequestTags(tags) if tags else None
 
-    def context(self, extra: Mapping[str, Any]) -> Mapping[str, Any]:
-        """The full request context: keys every call carries plus the call's own (SPEC §8).
+    def authorize(
+        self,
+        action: str,
+        resource: str,
+        own: Mapping[str, Any],
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Decide ``action`` on ``resource``; raise ``UnauthorizedOperation`` when denied.
 
-        The keys every check of this call shares (time, region, transport, caller) are built
-        once per call, so the two checks of a tagged create see the same ``aws:CurrentTime``.
+        The request context (SPEC §8) is the check's ``own`` keys, the request's ``tags`` keys
+        (:meth:`request_tags`), the keys every call carries (time, region, transport; built
+        once per call, so the two checks of a tagged create see the same ``aws:CurrentTime``)
+        and the caller's keys. ``own`` is kept by the call log: callers pass a fresh or a
+        never-changed mapping.
         """
+        caller = self.caller
         base = self._base
         if base is None:
-            current_time, epoch_time = _time_strings()
             request = self.request
-            base = self._base = {
-                "aws:CurrentTime": current_time,
-                "aws:EpochTime": epoch_time,
-                "aws:RequestedRegion": self.region,
-                "ec2:Region": self.region,
-                "aws:SecureTransport": "true" if request.secure_transport else "false",
-                "aws:SourceIp": request.source_ip,
-            }
-        # The operations hand over a fresh dict of their own keys per check; no copy needed.
-        return _Layered(extra, base, self.caller.context_keys)
-
-    def authorize(self, action: str, resource: str, extra: Mapping[str, Any]) -> None:
-        """Decide ``action`` on ``resource``; raise ``UnauthorizedOperation`` when denied."""
-        caller = self.caller
-        backend = self.backend
+            base = self._base = _base_context(
+                self.region, request.secure_transport, request.source_ip
+            )
         decision = decide(
             action,
             resource,
-            self.context(extra),
+            _Layered(own, tags, base, caller.context_keys),
             caller.policies,
             permissions_boundary=caller.permissions_boundary,
             session_policy=caller.session_policy,
-            scps=backend._scps,
+            scps=self.backend._scps,
         )
         self.decisions.append(decision)
-        if self.decision is None or not decision.allowed:
-            self.decision = decision
         if decision.allowed:
             return
         encoded = None
@@ -246,35 +416,37 @@ def principal_info(caller: Principal) -> PrincipalInfo:
     return PrincipalInfo(id=caller.user_id, name=name, arn=caller.arn)
 
 
-# (second, aws:CurrentTime, aws:EpochTime): formatting a time costs more than the rest of the
-# context together, and IAM's time keys have one-second resolution, so format once a second.
-# A tuple is replaced in one assignment, so threads never see a torn value.
-_clock: tuple[int, str, str] = (-1, "", "")
+# (second, aws:CurrentTime, aws:EpochTime, the context keys every call of that second shares
+# by region and transport). Formatting a time costs more than the rest of the context together,
+# and IAM's time keys have one-second resolution, so the shared keys are built once a second
+# and every call-log decision of that second refers to the same read-only mapping. A tuple is
+# replaced in one assignment, so threads never see a torn value.
+_clock: tuple[int, str, str, dict[tuple[str, bool, str], Mapping[str, Any]]] = (-1, "", "", {})
 
 
-def _time_strings() -> tuple[str, str]:
-    """``aws:CurrentTime`` (ISO 8601, UTC, seconds) and ``aws:EpochTime`` for now."""
+def _base_context(region: str, secure: bool, source_ip: str) -> Mapping[str, Any]:
+    """``aws:CurrentTime``, ``aws:EpochTime``, the region and transport keys, for now."""
     global _clock
     second = int(time.time())
     clock = _clock
     if clock[0] != second:
-        clock = _clock = (
-            second,
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)),
-            str(second),
+        current = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        clock = _clock = (second, current, str(second), {})
+    shared = clock[3]
+    key = (region, secure, source_ip)
+    base = shared.get(key)
+    if base is None:
+        base = shared[key] = MappingProxyType(
+            {
+                "aws:CurrentTime": clock[1],
+                "aws:EpochTime": clock[2],
+                "aws:RequestedRegion": region,
+                "ec2:Region": region,
+                "aws:SecureTransport": "true" if secure else "false",
+                "aws:SourceIp": source_ip,
+            }
         )
-    return clock[1], clock[2]
-
-
-def _redact(params: dict[str, Any]) -> Mapping[str, Any]:
-    """A read-only view for the call log, without key material.
-
-    The parsed parameters belong to this one call and nothing changes them after it, so a view
-    suffices (a copy would double what the log keeps per call).
-    """
-    if "PublicKeyMaterial" in params:
-        return MappingProxyType({**params, "PublicKeyMaterial": _REDACTED})
-    return MappingProxyType(params)
+    return base
 
 
 def dispatch(
@@ -296,20 +468,20 @@ def dispatch(
                 request.region,
                 caller.account_id,
                 caller.arn,
-                {},
+                _EMPTY,
                 400,
                 response.error_code,
-                None,
                 response.request_id,
             )
         )
         return response
     if model is None:
         model = operation_model("ec2", action)
-    params: dict[str, Any] = {}
+    logged: Mapping[str, Any] | _LoggedQuery = _EMPTY
     call: Call | None = None
     try:
         params = parse_query(model.input_shape, request.params)
+        logged = _logged_query(request.params)
         call = Call(backend, request, caller, params)
         output = operation(call)
     except (EC2Error, InvalidQueryParameter) as error:
@@ -328,10 +500,9 @@ def dispatch(
             region=request.region,
             account_id=caller.account_id,
             caller_arn=caller.arn,
-            params=_redact(params),
+            params=logged,
             status=response.status,
             error_code=response.error_code,
-            decision=call.decision if call else None,
             request_id=response.request_id,
             decisions=tuple(call.decisions) if call else (),
         )
@@ -339,6 +510,7 @@ def dispatch(
     return response
 
 
+_STS_PARAMS: Mapping[str, Any] = MappingProxyType({"EncodedMessage": _REDACTED})
 _STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 
@@ -356,7 +528,7 @@ def _sts_error(code: str, message: str, status: int) -> WireResponse:
 def _dispatch_sts(backend: KeyPairsBackend, request: WireRequest) -> WireResponse:
     """STS DecodeAuthorizationMessage for this mock's own tokens (SPEC §8)."""
     caller = backend._caller(request.access_key_id)
-    decision: Decision | None = None
+    decisions: tuple[Decision, ...] = ()
     if request.action != "DecodeAuthorizationMessage":
         response = _sts_error(
             "InvalidAction",
@@ -366,25 +538,23 @@ def _dispatch_sts(backend: KeyPairsBackend, request: WireRequest) -> WireRespons
     else:
         call = Call(backend, request, caller, {})
         try:
-            call.authorize("sts:DecodeAuthorizationMessage", "*", {})
+            call.authorize("sts:DecodeAuthorizationMessage", "*", _EMPTY)
         except EC2Error:
-            decision = call.decision
-            response = _sts_error("AccessDenied", _access_denied(caller, call.decision), 403)
+            response = _sts_error("AccessDenied", _access_denied(caller, call.decisions[-1]), 403)
         else:
-            decision = call.decision
             response = _decode(request.params.get("EncodedMessage"))
+        decisions = tuple(call.decisions)
     backend._log(
         CallRecord(
             request.action,
             request.region,
             caller.account_id,
             caller.arn,
-            {"EncodedMessage": _REDACTED},
+            _STS_PARAMS,
             response.status,
             response.error_code,
-            decision,
             response.request_id,
-            () if decision is None else (decision,),
+            decisions,
         )
     )
     return response
@@ -393,14 +563,12 @@ def _dispatch_sts(backend: KeyPairsBackend, request: WireRequest) -> WireRespons
 _EC2_PREFIX = "You are not authorized to perform this operation. "
 
 
-def _access_denied(caller: Principal, decision: Decision | None) -> str:
+def _access_denied(caller: Principal, decision: Decision) -> str:
     """STS's AccessDenied text: EC2's sentence without its EC2-only first sentence.
 
     e.g. ``User: <arn> is not authorized to perform: sts:DecodeAuthorizationMessage because no
     identity-based policy allows the sts:DecodeAuthorizationMessage action``.
     """
-    if decision is None:  # pragma: no cover - authorize() always records its decision
-        return f"User: {caller.arn} is not authorized to perform: sts:DecodeAuthorizationMessage"
     text = unauthorized_message(principal_arn=caller.arn, decision=decision, encoded=None)
     return text.removeprefix(_EC2_PREFIX)
 

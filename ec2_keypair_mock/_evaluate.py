@@ -235,6 +235,27 @@ def evaluate(
     )
 
 
+# One-statement results, by the statement: most decisions have exactly one applicable statement,
+# and the call log keeps every decision, so the same one-element tuple is handed out each time.
+# Each entry holds its statement, so an id is never reused while its entry exists.
+_SINGLES: dict[int, tuple[MatchedStatement]] = {}
+_MAX_SINGLES = 4096
+
+
+def _matched(
+    denies: list[MatchedStatement], allows: list[MatchedStatement]
+) -> tuple[MatchedStatement, ...]:
+    if len(denies) + len(allows) != 1:
+        return tuple(denies + allows)
+    only = denies[0] if denies else allows[0]
+    single = _SINGLES.get(id(only))
+    if single is None:
+        if len(_SINGLES) >= _MAX_SINGLES:
+            _SINGLES.clear()
+        single = _SINGLES[id(only)] = (only,)
+    return single
+
+
 def decide(
     action: str,
     resource: str,
@@ -278,7 +299,7 @@ def decide(
         if extra is not None and not _scan((extra,), kind, 0, request, denies, allows):
             missing.append(kind)
 
-    matched = tuple(denies + allows)
+    matched = _matched(denies, allows)
     if denies:
         deciding = denies[0]
         return Decision(

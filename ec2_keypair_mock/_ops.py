@@ -46,19 +46,29 @@ def _check_room(state: RegionState, name: str) -> None:
         raise EC2Error("KeyPairLimitExceeded", f"Maximum of {KEY_PAIR_QUOTA} keypairs reached.")
 
 
+# A check's own context keys (SPEC §8), shared by every call that has them: the call log keeps
+# each check's context, so the common ones are not rebuilt per call. Never changed.
+_KEY_PAIR_TYPE: dict[str, Mapping[str, Any]] = {
+    key_type: {"ec2:KeyPairType": key_type} for key_type in ("rsa", "ed25519")
+}
+_CREATE_ACTION: dict[str, Mapping[str, Any]] = {
+    action: {"ec2:CreateAction": action.split(":", 1)[1]}
+    for action in ("ec2:CreateKeyPair", "ec2:ImportKeyPair")
+}
+_NO_KEYS: Mapping[str, Any] = {}
+
+
 def _authorize_create(call: Call, action: str, name: str, tags: dict[str, str] | None) -> None:
     """The creation check, plus a second ``ec2:CreateTags`` check when tags are given (§8)."""
     resource = call.key_pair_arn(name)
-    request_tags = call.request_tag_context(tags)
-    extra: dict[str, Any] = dict(request_tags)
+    tag_keys = call.request_tags(tags)
+    own = _NO_KEYS
     if action == "ec2:CreateKeyPair":
-        extra["ec2:KeyPairType"] = call.params.get("KeyType") or "rsa"
-    call.authorize(action, resource, extra)
+        key_type = call.params.get("KeyType") or "rsa"  # authorized before it is validated
+        own = _KEY_PAIR_TYPE.get(key_type) or {"ec2:KeyPairType": key_type}
+    call.authorize(action, resource, own, tag_keys)
     if tags:  # a TagSpecification without tags tags nothing: no CreateTags check
-        create_action = action.split(":", 1)[1]
-        call.authorize(
-            "ec2:CreateTags", resource, {**request_tags, "ec2:CreateAction": create_action}
-        )
+        call.authorize("ec2:CreateTags", resource, _CREATE_ACTION[action], tag_keys)
 
 
 def _raw_tags(call: Call) -> dict[str, str] | None:
@@ -214,7 +224,7 @@ def _matcher(filters: Sequence[Mapping[str, Any]] | None) -> Callable[[Pair], bo
 def describe_key_pairs(call: Call) -> Output:
     """DescribeKeyPairs with its selectors and filters (SPEC §4)."""
     params = call.params
-    call.authorize("ec2:DescribeKeyPairs", "*", {})
+    call.authorize("ec2:DescribeKeyPairs", "*", _NO_KEYS)
     call.check_dry_run()
     names: list[str] = params.get("KeyNames") or []
     ids: list[str] = params.get("KeyPairIds") or []

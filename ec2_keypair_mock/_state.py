@@ -85,10 +85,16 @@ def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
-def pair_context(pair: Pair | None) -> dict[str, Any]:
-    """The IAM context keys an existing pair contributes (SPEC §8: name, type, its tags)."""
+_NO_PAIR: Mapping[str, Any] = {}
+
+
+def pair_context(pair: Pair | None) -> Mapping[str, Any]:
+    """The IAM context keys an existing pair contributes (SPEC §8: name, type, its tags).
+
+    A new mapping per pair (a snapshot: the call log keeps it); no pair, no keys.
+    """
     if pair is None:
-        return {}
+        return _NO_PAIR
     context: dict[str, Any] = {"ec2:KeyPairName": pair.name, "ec2:KeyPairType": pair.key_type}
     for key, value in pair.tags.items():
         context[f"aws:ResourceTag/{key}"] = value

@@ -86,13 +86,11 @@ def _authorized_pairs(call: Call, action: str) -> tuple[list[Pair], list[Mapping
     request tags, the pair's tags, name and type) and DryRun has answered."""
     pairs = _tagged_pairs(call)
     wanted: list[Mapping[str, Any]] = call.params.get("Tags") or []
-    raw = {str(t.get("Key") or ""): str(t.get("Value") or "") for t in wanted}
+    tag_keys = call.request_tags(
+        {str(t.get("Key") or ""): str(t.get("Value") or "") for t in wanted}
+    )
     for pair in pairs:
-        call.authorize(
-            action,
-            call.key_pair_arn(pair.name),
-            {**pair_context(pair), **call.request_tag_context(raw)},
-        )
+        call.authorize(action, call.key_pair_arn(pair.name), pair_context(pair), tag_keys)
     call.check_dry_run()
     return pairs, wanted
 
@@ -142,7 +140,7 @@ _TAG_FILTERS: dict[str, Callable[[Pair, str, str], str]] = {
 def describe_tags(call: Call) -> Output:
     """DescribeTags for key pairs, with its four filters and MaxResults/NextToken paging."""
     params = call.params
-    call.authorize("ec2:DescribeTags", "*", {})
+    call.authorize("ec2:DescribeTags", "*", pair_context(None))
     call.check_dry_run()
     tests: list[tuple[Callable[[Pair, str, str], str], list[Wildcard]]] = []
     for spec in params.get("Filters") or ():

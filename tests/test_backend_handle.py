@@ -267,6 +267,62 @@ def test_calls_is_a_snapshot(ec2: BaseClient, backend: KeyPairsBackend) -> None:
         call.status = 500  # type: ignore[misc]  # proving the dataclass is frozen
 
 
+def test_call_log_keeps_nested_params_exactly(ec2: BaseClient, backend: KeyPairsBackend) -> None:
+    """Lists, nested structures, booleans and integers read back as the caller passed them,
+    however often they are read; records compare equal across snapshots and show params."""
+    specs = [
+        {
+            "ResourceType": "key-pair",
+            "Tags": [{"Key": "team", "Value": "blue"}, {"Key": "env", "Value": ""}],
+        }
+    ]
+    ec2.create_key_pair(KeyName="deploy", KeyType="ed25519", TagSpecifications=specs)
+    ec2.describe_key_pairs(
+        Filters=[{"Name": "tag:team", "Values": ["blue", "gr*"]}], IncludePublicKey=True
+    )
+    ec2.describe_tags(Filters=[{"Name": "resource-type", "Values": ["key-pair"]}], MaxResults=5)
+    create, describe, tags = backend.calls
+    expected = {"KeyName": "deploy", "KeyType": "ed25519", "TagSpecifications": specs}
+    assert create.params == expected
+    assert create.params == expected  # a second read gives the same
+    assert describe.params == {
+        "Filters": [{"Name": "tag:team", "Values": ["blue", "gr*"]}],
+        "IncludePublicKey": True,
+    }
+    assert tags.params == {
+        "Filters": [{"Name": "resource-type", "Values": ["key-pair"]}],
+        "MaxResults": 5,
+    }
+    assert backend.calls == [create, describe, tags]
+    assert create != describe
+    assert "'TagSpecifications': [{'ResourceType': 'key-pair'" in repr(create)
+    with pytest.raises(TypeError):
+        create.params["KeyName"] = "other"  # type: ignore[index]  # proving it is read-only
+    with pytest.raises(TypeError):
+        create.decision.context["aws:TagKeys"] = []  # type: ignore[index, union-attr]
+
+
+def test_call_log_decision_is_the_denied_check(backend: KeyPairsBackend) -> None:
+    """A tagged create allowed to create but not to tag: the log's decision is the denial."""
+    backend.policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ec2:CreateKeyPair", "Resource": "*"}],
+    }
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    with pytest.raises(ClientError):
+        ec2.create_key_pair(
+            KeyName="deploy",
+            TagSpecifications=[
+                {"ResourceType": "key-pair", "Tags": [{"Key": "team", "Value": "blue"}]}
+            ],
+        )
+    [record] = backend.calls
+    allowed, denied = record.decisions
+    assert (allowed.outcome, denied.outcome) == ("allowed", "implicitDeny")
+    assert record.decision is denied
+    assert denied.action == "ec2:CreateTags"
+
+
 # --------------------------------------------------------------------------- add_key_pair()
 
 
