@@ -15,10 +15,10 @@ import hmac
 import json
 import re
 import zlib
-from dataclasses import dataclass
 
 from ._errors import MockKeypairsError
 from ._evaluate import Decision, MatchedStatement
+from ._frozen import Frozen
 from ._policy import article
 
 __all__ = [
@@ -41,8 +41,7 @@ class InvalidAuthorizationMessage(MockKeypairsError, ValueError):
     ``InvalidAuthorizationMessageException``."""
 
 
-@dataclass(frozen=True)
-class PrincipalInfo:
+class PrincipalInfo(Frozen):
     """Who made the denied request, as the decoded message reports it.
 
     Attributes:
@@ -52,9 +51,16 @@ class PrincipalInfo:
         arn: The principal's ARN.
     """
 
+    _fields = ("id", "name", "arn")
     id: str
     name: str | None
     arn: str
+
+    def __init__(self, id: str, name: str | None, arn: str) -> None:
+        put = object.__setattr__
+        put(self, "id", id)
+        put(self, "name", name)
+        put(self, "arn", arn)
 
 
 def unauthorized_message(*, principal_arn: str, decision: Decision, encoded: str | None) -> str:

@@ -16,11 +16,11 @@ import ipaddress
 import operator as _op
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
 from ._errors import PolicyError
+from ._frozen import Frozen
 from ._glob import chunk_glob
 
 __all__ = [
@@ -42,17 +42,25 @@ _VARIABLE_BODY = re.compile(r"\s*([^,'\s][^,']*?)\s*(?:,\s*'([^']*)'\s*)?")
 _VARIABLE_REF = re.compile(r"\$\{([^}]*)\}")
 
 
-@dataclass(frozen=True, slots=True)
-class Template:
+class Template(Frozen):
     """A policy string split into wildcard text, literal characters and ``${...}`` variables.
 
     Strictly private. ``parts`` holds ``(kind, text, default)``: wildcard-active text, a literal
     character from ``${*}``/``${?}``/``${$}``, or a variable (lower-cased key, default or None).
     """
 
+    __slots__ = _fields = ("source", "parts", "has_variables")
     source: str
     parts: tuple[tuple[int, str, str | None], ...]
     has_variables: bool
+
+    def __init__(
+        self, source: str, parts: tuple[tuple[int, str, str | None], ...], has_variables: bool
+    ) -> None:
+        put = object.__setattr__
+        put(self, "source", source)
+        put(self, "parts", parts)
+        put(self, "has_variables", has_variables)
 
     def resolve(self, lookup: Lookup) -> list[tuple[str, bool]] | None:
         """Chunks ``(text, wildcards_active)``, or None when a variable has no value."""
@@ -201,10 +209,21 @@ def _ip_in(request: str, networks: tuple[IpNetwork, ...]) -> bool:
 Matcher = Callable[[str, Lookup], bool]  # does one request value match any policy value?
 
 
-@dataclass(frozen=True, slots=True)
-class Condition:
+class Condition(Frozen):
     """One (operator, key, values) test of a statement's Condition block. Strictly private."""
 
+    __slots__ = _fields = (
+        "operator",
+        "key",
+        "key_lower",
+        "values",
+        "set_operator",
+        "if_exists",
+        "negated",
+        "is_null",
+        "null_expectations",
+        "matcher",
+    )
     operator: str
     key: str
     key_lower: str
@@ -215,6 +234,31 @@ class Condition:
     is_null: bool
     null_expectations: frozenset[bool]
     matcher: Matcher
+
+    def __init__(
+        self,
+        operator: str,
+        key: str,
+        key_lower: str,
+        values: tuple[str, ...],
+        set_operator: str | None,
+        if_exists: bool,
+        negated: bool,
+        is_null: bool,
+        null_expectations: frozenset[bool],
+        matcher: Matcher,
+    ) -> None:
+        put = object.__setattr__
+        put(self, "operator", operator)
+        put(self, "key", key)
+        put(self, "key_lower", key_lower)
+        put(self, "values", values)
+        put(self, "set_operator", set_operator)
+        put(self, "if_exists", if_exists)
+        put(self, "negated", negated)
+        put(self, "is_null", is_null)
+        put(self, "null_expectations", null_expectations)
+        put(self, "matcher", matcher)
 
     def test(self, lookup: Lookup) -> bool:
         """Evaluate against the request context (IAM User Guide, "Condition operators")."""

@@ -22,11 +22,11 @@ import base64
 import binascii
 import hashlib
 import re
-from dataclasses import dataclass
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from ._frozen import Frozen
 from ._keys import KeyType, colon_hex, ed25519_fingerprint
 from ._ppk import ed25519_public_blob, rsa_public_blob
 
@@ -58,17 +58,23 @@ class KeyFormatInvalid(Exception):
     """The material is not a public key EC2 would import; the caller answers InvalidKey.Format."""
 
 
-@dataclass(frozen=True, slots=True)
-class ImportedKey:
+class ImportedKey(Frozen):
     """A public key accepted by ImportKeyPair, normalised to its SSH wire blob.
 
     Strictly private. ``fingerprint`` is EC2's imported-key fingerprint (SPEC §2.2), which for
     RSA differs from the fingerprint the same key would get if EC2 had created it.
     """
 
+    __slots__ = _fields = ("key_type", "public_blob", "fingerprint")
     key_type: KeyType
     public_blob: bytes
     fingerprint: str
+
+    def __init__(self, key_type: KeyType, public_blob: bytes, fingerprint: str) -> None:
+        put = object.__setattr__
+        put(self, "key_type", key_type)
+        put(self, "public_blob", public_blob)
+        put(self, "fingerprint", fingerprint)
 
 
 def _invalid(reason: str) -> KeyFormatInvalid:

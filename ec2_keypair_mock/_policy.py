@@ -11,7 +11,6 @@ import copy
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ._conditions import (
@@ -23,6 +22,7 @@ from ._conditions import (
     parse_template,
 )
 from ._errors import PolicyError
+from ._frozen import Frozen
 from ._glob import Glob, chunk_glob
 
 __all__ = [
@@ -59,14 +59,27 @@ def article(kind: str) -> str:
     return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
-@dataclass(frozen=True, slots=True)
-class ActionMatcher:
+class ActionMatcher(Frozen):
     """Action/NotAction patterns: case-insensitive, ``*`` and ``?``. Strictly private."""
 
+    __slots__ = _fields = ("patterns", "everything", "exact", "globs")
     patterns: tuple[str, ...]
     everything: bool
     exact: frozenset[str]
     globs: tuple[Glob, ...]
+
+    def __init__(
+        self,
+        patterns: tuple[str, ...],
+        everything: bool,
+        exact: frozenset[str],
+        globs: tuple[Glob, ...],
+    ) -> None:
+        put = object.__setattr__
+        put(self, "patterns", patterns)
+        put(self, "everything", everything)
+        put(self, "exact", exact)
+        put(self, "globs", globs)
 
     @classmethod
     def build(cls, patterns: tuple[str, ...]) -> ActionMatcher:
@@ -82,8 +95,7 @@ class ActionMatcher:
         return any(glob.fullmatch(action_lower) for glob in self.globs)
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceMatcher:
+class ResourceMatcher(Frozen):
     """Resource/NotResource patterns: case-sensitive glob, every other character literal.
 
     Strictly private. The whole ARN is matched as one string (a ``*`` may cross a colon, unlike
@@ -92,11 +104,27 @@ class ResourceMatcher:
     "*"`` (SPEC §8; IAM User Guide, "IAM JSON policy elements: Resource").
     """
 
+    __slots__ = _fields = ("patterns", "everything", "exact", "globs", "templates")
     patterns: tuple[str, ...]
     everything: bool
     exact: frozenset[str]
     globs: tuple[Glob, ...]
     templates: tuple[Template, ...]
+
+    def __init__(
+        self,
+        patterns: tuple[str, ...],
+        everything: bool,
+        exact: frozenset[str],
+        globs: tuple[Glob, ...],
+        templates: tuple[Template, ...],
+    ) -> None:
+        put = object.__setattr__
+        put(self, "patterns", patterns)
+        put(self, "everything", everything)
+        put(self, "exact", exact)
+        put(self, "globs", globs)
+        put(self, "templates", templates)
 
     @classmethod
     def build(cls, patterns: tuple[str, ...], *, variables: bool) -> ResourceMatcher:
@@ -139,10 +167,22 @@ def _no_context(key: str) -> None:
 _ANY_RESOURCE = ResourceMatcher(("*",), True, frozenset(), (), ())
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Statement:
+class Statement(Frozen):
     """One validated statement with precompiled matchers. Strictly private."""
 
+    __slots__ = _fields = (
+        "index",
+        "sid",
+        "effect",
+        "actions",
+        "not_action",
+        "resources",
+        "not_resource",
+        "conditions",
+        "source",
+        "cache",
+    )
+    _hidden = frozenset({"cache"})
     index: int
     sid: str | None
     effect: str
@@ -152,16 +192,44 @@ class Statement:
     not_resource: bool
     conditions: tuple[Condition, ...]
     source: Mapping[str, object]
-    # Evaluation's memo of MatchedStatement objects by (policy kind, policy index).
-    cache: dict[tuple[str, int], Any] = field(default_factory=dict, repr=False)
+    cache: dict[tuple[str, int], Any]
+    """Evaluation's memo of MatchedStatement objects by (policy kind, policy index)."""
+
+    def __init__(
+        self,
+        index: int,
+        sid: str | None,
+        effect: str,
+        actions: ActionMatcher,
+        not_action: bool,
+        resources: ResourceMatcher,
+        not_resource: bool,
+        conditions: tuple[Condition, ...],
+        source: Mapping[str, object],
+        cache: dict[tuple[str, int], Any] | None = None,
+    ) -> None:
+        put = object.__setattr__
+        put(self, "index", index)
+        put(self, "sid", sid)
+        put(self, "effect", effect)
+        put(self, "actions", actions)
+        put(self, "not_action", not_action)
+        put(self, "resources", resources)
+        put(self, "not_resource", not_resource)
+        put(self, "conditions", conditions)
+        put(self, "source", source)
+        put(self, "cache", {} if cache is None else cache)
+
+    # Compared and hashed by identity.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     @property
     def is_deny(self) -> bool:
         return self.effect == "Deny"
 
 
-@dataclass(frozen=True, eq=False)
-class Policy:
+class Policy(Frozen):
     """A parsed, validated, immutable policy document.
 
     Attributes:
@@ -171,10 +239,29 @@ class Policy:
         kind: The policy kind it was validated as (``"identity-based policy"``, ...).
     """
 
+    _fields = ("version", "statements", "source", "kind")
+    _hidden = frozenset({"source"})
     version: str
     statements: tuple[Statement, ...]
-    source: Mapping[str, object] = field(repr=False)
-    kind: str = IDENTITY
+    source: Mapping[str, object]
+    kind: str
+
+    def __init__(
+        self,
+        version: str,
+        statements: tuple[Statement, ...],
+        source: Mapping[str, object],
+        kind: str = IDENTITY,
+    ) -> None:
+        put = object.__setattr__
+        put(self, "version", version)
+        put(self, "statements", statements)
+        put(self, "source", source)
+        put(self, "kind", kind)
+
+    # Compared and hashed by identity.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
 
 def _strings(statement: Mapping[str, object], element: str, where: str) -> tuple[str, ...]:

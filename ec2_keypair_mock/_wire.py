@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+from ._frozen import Frozen
 
 __all__ = [
     "EC2_NAMESPACE",
@@ -30,31 +31,76 @@ XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-@dataclass(frozen=True, slots=True)
-class WireRequest:
+class WireRequest(Frozen):
     """One EC2 (or STS) Query request as it arrived, before any validation."""
 
+    __slots__ = _fields = (
+        "action",
+        "params",
+        "region",
+        "service",
+        "access_key_id",
+        "session_token",
+        "secure_transport",
+        "source_ip",
+    )
     action: str
     params: Mapping[str, str]
     """Flat Query parameters (``KeyName``, ``TagSpecification.1.Tag.1.Key``, …) without
     ``Action`` and ``Version``. Values are the decoded form-field strings."""
-    region: str = "us-east-1"
-    service: str = "ec2"
-    access_key_id: str | None = None
-    session_token: str | None = None
-    secure_transport: bool = True
-    source_ip: str = "127.0.0.1"
+    region: str
+    service: str
+    access_key_id: str | None
+    session_token: str | None
+    secure_transport: bool
+    source_ip: str
+
+    def __init__(
+        self,
+        action: str,
+        params: Mapping[str, str],
+        region: str = "us-east-1",
+        service: str = "ec2",
+        access_key_id: str | None = None,
+        session_token: str | None = None,
+        secure_transport: bool = True,
+        source_ip: str = "127.0.0.1",
+    ) -> None:
+        put = object.__setattr__
+        put(self, "action", action)
+        put(self, "params", params)
+        put(self, "region", region)
+        put(self, "service", service)
+        put(self, "access_key_id", access_key_id)
+        put(self, "session_token", session_token)
+        put(self, "secure_transport", secure_transport)
+        put(self, "source_ip", source_ip)
 
 
-@dataclass(frozen=True, slots=True)
-class WireResponse:
+class WireResponse(Frozen):
     """What EC2 would send back: status, headers and the XML body."""
 
+    __slots__ = _fields = ("status", "body", "headers", "request_id", "error_code")
     status: int
     body: bytes
-    headers: Mapping[str, str] = field(default_factory=dict)
-    request_id: str = ""
-    error_code: str | None = None
+    headers: Mapping[str, str]
+    request_id: str
+    error_code: str | None
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+        request_id: str = "",
+        error_code: str | None = None,
+    ) -> None:
+        put = object.__setattr__
+        put(self, "status", status)
+        put(self, "body", body)
+        put(self, "headers", {} if headers is None else headers)
+        put(self, "request_id", request_id)
+        put(self, "error_code", error_code)
 
 
 def new_request_id() -> str:
