@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ._conditions import Lookup
+from ._frozen import Frozen
 from ._policy import BOUNDARY, IDENTITY, SCP, SESSION, Policy, parse_policy
 
 __all__ = ["ContextValue", "Decision", "MatchedStatement", "PolicyLike", "decide", "evaluate"]
@@ -22,8 +23,7 @@ ContextValue = str | Sequence[str]
 PolicyLike = Policy | str | Mapping[str, object]
 
 
-@dataclass(frozen=True)
-class MatchedStatement:
+class MatchedStatement(Frozen):
     """A statement that applied to the request (its action, resource and conditions matched).
 
     Attributes:
@@ -37,12 +37,30 @@ class MatchedStatement:
         statement: The statement as written in the document.
     """
 
+    _fields = ("policy_kind", "policy_index", "statement_index", "sid", "effect", "statement")
     policy_kind: str
     policy_index: int
     statement_index: int
     sid: str | None
     effect: str
     statement: Mapping[str, object]
+
+    def __init__(
+        self,
+        policy_kind: str,
+        policy_index: int,
+        statement_index: int,
+        sid: str | None,
+        effect: str,
+        statement: Mapping[str, object],
+    ) -> None:
+        put = object.__setattr__
+        put(self, "policy_kind", policy_kind)
+        put(self, "policy_index", policy_index)
+        put(self, "statement_index", statement_index)
+        put(self, "sid", sid)
+        put(self, "effect", effect)
+        put(self, "statement", statement)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,26 +28,65 @@ KEY_PAIR_ID = re.compile(r"key-[0-9a-f]{17}\Z")
 """A well-formed key pair id: ``key-`` and 17 lowercase hex digits."""
 
 
-@dataclass(slots=True, eq=False)
 class Pair:
-    """One key pair as EC2 keeps it (public data only). Strictly private."""
+    """One key pair as EC2 keeps it (public data only). Strictly private.
 
-    name: str
-    key_pair_id: str
-    fingerprint: str
-    key_type: str
-    public_blob: bytes
-    create_time: datetime
-    tags: dict[str, str] = field(default_factory=dict)
+    A plain class: ``@dataclass`` costs import time (it generates and execs its methods).
+    Compared by identity.
+    """
+
+    __slots__ = (
+        "create_time",
+        "fingerprint",
+        "key_pair_id",
+        "key_type",
+        "name",
+        "public_blob",
+        "tags",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        key_pair_id: str,
+        fingerprint: str,
+        key_type: str,
+        public_blob: bytes,
+        create_time: datetime,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.key_pair_id = key_pair_id
+        self.fingerprint = fingerprint
+        self.key_type = key_type
+        self.public_blob = public_blob
+        self.create_time = create_time
+        self.tags: dict[str, str] = {} if tags is None else tags
+
+    def __repr__(self) -> str:
+        return (
+            f"Pair(name={self.name!r}, key_pair_id={self.key_pair_id!r}, "
+            f"fingerprint={self.fingerprint!r}, key_type={self.key_type!r}, "
+            f"public_blob={self.public_blob!r}, create_time={self.create_time!r}, "
+            f"tags={self.tags!r})"
+        )
 
 
-@dataclass(slots=True)
 class RegionState:
     """The key pairs of one account in one region, in creation order."""
 
-    by_name: dict[str, Pair] = field(default_factory=dict)
-    by_id: dict[str, Pair] = field(default_factory=dict)
-    issued_ids: set[str] = field(default_factory=set)
+    __slots__ = ("by_id", "by_name", "issued_ids")
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, Pair] = {}
+        self.by_id: dict[str, Pair] = {}
+        self.issued_ids: set[str] = set()
+
+    def __repr__(self) -> str:
+        return (
+            f"RegionState(by_name={self.by_name!r}, by_id={self.by_id!r}, "
+            f"issued_ids={self.issued_ids!r})"
+        )
 
     def add(self, pair: Pair) -> None:
         """Store ``pair``; the caller has checked name uniqueness and the quota."""
