@@ -34,7 +34,7 @@ from weakref import WeakKeyDictionary
 from botocore.model import ListShape, Shape, StructureShape
 
 from ._model import RenderedXML, _plain_text, _render_plan, format_time
-from ._wire import _NOT_XML
+from ._wire import not_xml
 
 __all__ = ["parsed_output"]
 
@@ -136,14 +136,15 @@ def _list(shape: ListShape) -> _Convert | None:
     return items
 
 
-# Characters the text may not come back with: what rendering replaces, and CR.
-_NEEDS_CLEANING = re.compile("[\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# ASCII characters the text may not come back with: what rendering replaces, and CR. Text that is
+# not ASCII is always cleaned (a no-op when there is nothing to replace; see _model).
+_ASCII_NEEDS_CLEANING = re.compile("[\r\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _text(value: Any) -> str:
     text = value if isinstance(value, str) else _plain_text(value)
-    if _NEEDS_CLEANING.search(text):
-        text = _NOT_XML.sub("\ufffd", text).replace("\r\n", "\n").replace("\r", "\n")
+    if not text.isascii() or _ASCII_NEEDS_CLEANING.search(text):
+        text = not_xml().sub("\ufffd", text).replace("\r\n", "\n").replace("\r", "\n")
     return text
 
 
