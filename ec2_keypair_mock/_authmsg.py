@@ -13,12 +13,12 @@ import binascii
 import hashlib
 import hmac
 import json
-import re
 import zlib
 
 from ._errors import MockKeypairsError
 from ._evaluate import Decision, MatchedStatement
 from ._frozen import Frozen
+from ._lazy import lazy_pattern
 from ._policy import article
 
 __all__ = [
@@ -32,8 +32,8 @@ __all__ = [
 _MAGIC = b"EC2KPM\x01"  # "ec2-keypair-mock", token format 1
 _SEAL_KEY = b"ec2-keypair-mock authorization message"
 _SEAL_SIZE = 12
-_MAX_DECODED = 1 << 20
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,}")  # a decoded message larger than this was not minted here
+_MAX_DECODED = 1 << 20  # a decoded message larger than this was not minted here
+_token = lazy_pattern(r"[A-Za-z0-9_-]{16,}")
 
 
 class InvalidAuthorizationMessage(MockKeypairsError, ValueError):
@@ -176,7 +176,7 @@ def decode_authorization_message(token: str) -> str:
         "only the tokens in this library's UnauthorizedOperation messages can be decoded."
     )
     compact = str(token).strip()
-    if not _TOKEN.fullmatch(compact):
+    if not _token().fullmatch(compact):
         raise invalid
     try:
         raw = base64.urlsafe_b64decode(compact + "=" * (-len(compact) % 4))

@@ -14,7 +14,6 @@ import base64
 import binascii
 import ipaddress
 import operator as _op
-import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
@@ -22,6 +21,7 @@ from typing import TypeVar
 from ._errors import PolicyError
 from ._frozen import Frozen
 from ._glob import chunk_glob
+from ._lazy import lazy_pattern
 
 __all__ = [
     "Condition",
@@ -38,8 +38,8 @@ Lookup = Callable[[str], "str | tuple[str, ...] | None"]
 
 T = TypeVar("T")
 _PATTERN, _LITERAL, _VARIABLE = 0, 1, 2
-_VARIABLE_BODY = re.compile(r"\s*([^,'\s][^,']*?)\s*(?:,\s*'([^']*)'\s*)?")
-_VARIABLE_REF = re.compile(r"\$\{([^}]*)\}")
+_variable_body = lazy_pattern(r"\s*([^,'\s][^,']*?)\s*(?:,\s*'([^']*)'\s*)?")
+_variable_ref = lazy_pattern(r"\$\{([^}]*)\}")
 
 
 class Template(Frozen):
@@ -93,11 +93,11 @@ def parse_template(text: str, *, variables: bool) -> Template:
         return Template(text, ((_PATTERN, text, None),), False)
     parts: list[tuple[int, str, str | None]] = []
     position = 0
-    for found in _VARIABLE_REF.finditer(text):
+    for found in _variable_ref().finditer(text):
         if found.start() > position:
             parts.append((_PATTERN, text[position : found.start()], None))
         body = found.group(1)
-        body_match = _VARIABLE_BODY.fullmatch(body)
+        body_match = _variable_body().fullmatch(body)
         if body in ("*", "?", "$"):
             parts.append((_LITERAL, body, None))
         elif body_match is not None:
@@ -141,8 +141,8 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "eq": _op.eq, "lt": _op.lt, "le": _op.le, "gt": _op.gt, "ge": _op.ge
 }  # fmt: skip
 _TRUE_FALSE, _BASE64, _CIDR = "'true' or 'false'", "base64", "an IP address or CIDR block"
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_ISO_DATE = re.compile(
+_number = lazy_pattern(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_iso_date = lazy_pattern(
     r"(\d{4})-(\d{2})-(\d{2})"
     r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
     r"(Z|z|[+-]\d{2}(?::?\d{2})?)?"
@@ -150,7 +150,7 @@ _ISO_DATE = re.compile(
 
 
 def _parse_number(text: str) -> float | None:
-    return float(text) if _NUMBER.fullmatch(text.strip()) else None
+    return float(text) if _number().fullmatch(text.strip()) else None
 
 
 def _parse_date(text: str) -> float | None:
@@ -159,7 +159,7 @@ def _parse_date(text: str) -> float | None:
     number = _parse_number(text)
     if number is not None:
         return number
-    found = _ISO_DATE.fullmatch(text)
+    found = _iso_date().fullmatch(text)
     if found is None:
         return None
     year, month, day, hour, minute, second, fraction, offset = found.groups()

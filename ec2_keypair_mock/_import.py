@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ._frozen import Frozen
 from ._keys import KeyType, colon_hex, ed25519_fingerprint
+from ._lazy import lazy_pattern
 from ._ppk import ed25519_public_blob, rsa_public_blob
 
 __all__ = ["ImportedKey", "KeyFormatInvalid", "parse_public_key_material"]
@@ -39,18 +40,18 @@ _MIN_RSA_BITS = 512
 _MAX_RSA_BITS = 8192
 _ED25519_KEY_BYTES = 32
 
-_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_base64_text = lazy_pattern(r"[A-Za-z0-9+/]+={0,2}")
 # OpenSSH line: algorithm, blanks, base64, then optionally blanks and a comment (the rest of
 # the line). Blanks are spaces and tabs, as in sshd's authorized_keys parser.
-_OPENSSH_LINE = re.compile(r"(ssh-rsa|ssh-ed25519)[ \t]+([^ \t]+)(?:[ \t]+(.*))?", re.DOTALL)
+_openssh_line = lazy_pattern(r"(ssh-rsa|ssh-ed25519)[ \t]+([^ \t]+)(?:[ \t]+(.*))?", re.DOTALL)
 _RFC4716_BEGIN = "---- BEGIN SSH2 PUBLIC KEY ----"
 _RFC4716_END = "---- END SSH2 PUBLIC KEY ----"
 # RFC 4716 §3.3: header-tag (1-64 printable characters other than ':' and space), ': ', value.
 # Trailing blanks are stripped before matching, so an empty value leaves just "Tag:".
-_RFC4716_HEADER = re.compile(r"[\x21-\x39\x3b-\x7e]{1,64}:(?: .*)?")
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_rfc4716_header = lazy_pattern(r"[\x21-\x39\x3b-\x7e]{1,64}:(?: .*)?")
+_line_break = lazy_pattern(r"\r\n|\r|\n")
 # Base64 characters and line breaks only: the shape of `base64 spki.der` output.
-_DER_TEXT = re.compile(r"[A-Za-z0-9+/=\r\n]+")
+_der_text = lazy_pattern(r"[A-Za-z0-9+/=\r\n]+")
 _WHITESPACE = " \t\r\n"
 
 
@@ -83,7 +84,7 @@ def _invalid(reason: str) -> KeyFormatInvalid:
 
 def _b64decode(text: str, what: str) -> bytes:
     """Decode canonical, padded base64, turning every decoding failure into a rejection."""
-    if not _BASE64_TEXT.fullmatch(text):
+    if not _base64_text().fullmatch(text):
         msg = f"the {what} is not base64 text."
         raise _invalid(msg)
     try:
@@ -185,7 +186,7 @@ def _parse_openssh(text: str) -> ImportedKey:
     if "\n" in text or "\r" in text:
         msg = "there is text after the key line."
         raise _invalid(msg)
-    match = _OPENSSH_LINE.fullmatch(text)
+    match = _openssh_line().fullmatch(text)
     if match is None:
         msg = "the line does not start with 'ssh-rsa ' or 'ssh-ed25519 '."
         raise _invalid(msg)
@@ -194,14 +195,14 @@ def _parse_openssh(text: str) -> ImportedKey:
 
 def _parse_rfc4716(text: str) -> ImportedKey:
     """Parse an RFC 4716 ``SSH2 PUBLIC KEY`` block, which EC2 accepts for RSA only."""
-    lines = [line.rstrip(" \t") for line in _LINE_BREAK.split(text)]
+    lines = [line.rstrip(" \t") for line in _line_break().split(text)]
     if len(lines) < 2 or lines[0] != _RFC4716_BEGIN or lines[-1] != _RFC4716_END:
         msg = "the RFC 4716 block is not framed by its BEGIN and END lines."
         raise _invalid(msg)
     inner = lines[1:-1]
     index = 0
     # Headers come first; a value ending in '\' continues on the next line, whatever it holds.
-    while index < len(inner) and _RFC4716_HEADER.fullmatch(inner[index]):
+    while index < len(inner) and _rfc4716_header().fullmatch(inner[index]):
         while inner[index].endswith("\\"):
             index += 1
             if index == len(inner):
@@ -224,7 +225,7 @@ def _parse_der_base64(text: str) -> ImportedKey:
         load_der_public_key,
     )
 
-    der = _b64decode("".join(_LINE_BREAK.split(text)), "DER base64 text")
+    der = _b64decode("".join(_line_break().split(text)), "DER base64 text")
     try:
         public_key = load_der_public_key(der)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
@@ -258,7 +259,7 @@ def parse_public_key_material(material: bytes) -> ImportedKey:
         return _parse_rfc4716(text)
     if text.startswith(("ssh-rsa", "ssh-ed25519")):
         return _parse_openssh(text)
-    if _DER_TEXT.fullmatch(text):
+    if _der_text().fullmatch(text):
         return _parse_der_base64(text)
     msg = "the material is not an OpenSSH line, an RFC 4716 block or base64 DER."
     raise _invalid(msg)

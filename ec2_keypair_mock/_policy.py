@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +23,7 @@ from ._conditions import (
 from ._errors import PolicyError
 from ._frozen import Frozen
 from ._glob import Glob, chunk_glob
+from ._lazy import lazy_pattern
 
 __all__ = [
     "ALLOW_ALL",
@@ -51,7 +51,7 @@ _TOP_LEVEL = ("Version", "Id", "Statement")
 _STATEMENT_KEYS = frozenset(
     {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"}
 )
-_SID = re.compile(r"[A-Za-z0-9]*")
+_sid = lazy_pattern(r"[A-Za-z0-9]*")
 
 
 def article(kind: str) -> str:
@@ -300,7 +300,7 @@ def _parse_statement(
     if sid is not None and not isinstance(sid, str):
         msg = f"Statement {index}: Sid must be a string, not {json_type(sid)}."
         raise PolicyError(msg)
-    if sid is not None and not _SID.fullmatch(sid):
+    if sid is not None and not _sid().fullmatch(sid):
         msg = f"Statement {index} has Sid {sid!r}; a Sid may contain only ASCII letters and digits."
         raise PolicyError(msg)
     if sid:
