@@ -24,7 +24,6 @@ import hashlib
 import re
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ._frozen import Frozen
 from ._keys import KeyType, colon_hex, ed25519_fingerprint
@@ -33,8 +32,8 @@ from ._ppk import ed25519_public_blob, rsa_public_blob
 
 __all__ = ["ImportedKey", "KeyFormatInvalid", "parse_public_key_material"]
 
-# cryptography's `serialization` package is imported by the RSA paths when they run, not here
-# (it costs a fresh process about 8 ms; see _keys).
+# cryptography's `serialization` package and `rsa` module are imported by the RSA paths when they
+# run, not here (together about 9 ms of a fresh process; see _keys).
 
 _MIN_RSA_BITS = 512
 _MAX_RSA_BITS = 8192
@@ -142,13 +141,14 @@ def _rsa_key(e: int, n: int) -> ImportedKey:
         # A product of two odd primes is odd; cryptography does not check this itself.
         msg = "the RSA modulus is even, so it cannot be a product of two primes."
         raise _invalid(msg)
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     try:
         public_key = rsa.RSAPublicNumbers(e, n).public_key()
     except ValueError as exc:  # exponent below 3, even, or not below the modulus
         msg = f"the RSA public numbers are not a usable key ({exc})."
         raise _invalid(msg) from exc
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
     spki = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     fingerprint = colon_hex(hashlib.md5(spki).digest())
     return ImportedKey("rsa", rsa_public_blob(e, n), fingerprint)
@@ -219,6 +219,7 @@ def _parse_rfc4716(text: str) -> ImportedKey:
 
 def _parse_der_base64(text: str) -> ImportedKey:
     """Parse base64 of a DER SubjectPublicKeyInfo, which EC2 accepts for RSA only."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.serialization import (
         Encoding,
         PublicFormat,

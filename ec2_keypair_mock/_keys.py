@@ -11,9 +11,9 @@ import base64
 import hashlib
 import os
 from collections.abc import Callable
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ._ppk import (
     PrivateKey,
@@ -23,6 +23,9 @@ from ._ppk import (
     ssh_string,
     supported_key,
 )
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = [
     "KeyFormat",
@@ -51,12 +54,15 @@ _ALGORITHMS: dict[bytes, KeyType] = {b"ssh-rsa": "rsa", b"ssh-ed25519": "ed25519
 _OPENSSH_LINE = 70
 
 
-# cryptography's `serialization` package is imported only by the RSA paths below, when they first
-# run: importing it loads its SSH key reader and with it the cipher modules, about 8 ms in a fresh
-# process that the Ed25519 path (our own writers, `*_bytes_raw`) never needs.
+# cryptography's `serialization` package and `rsa` module are imported only by the RSA paths below,
+# when they first run: importing `serialization` loads its SSH key reader and with it the cipher
+# modules, together about 9 ms of a fresh process that the Ed25519 path (our own writers,
+# `*_bytes_raw`) never needs.
 
 
 def _new_rsa() -> PrivateKey:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
@@ -187,7 +193,7 @@ def material_for(private_key: PrivateKey, key_format: KeyFormat, comment: str) -
     if key_format not in _FORMATS:
         msg = f"Key format must be 'pem' or 'ppk', not {key_format!r}."
         raise ValueError(msg)
-    if isinstance(key, rsa.RSAPrivateKey):
+    if not isinstance(key, ed25519.Ed25519PrivateKey):  # RSA (supported_key checked)
         material = ppk_v2(key, comment) if key_format == "ppk" else _rsa_pem(key)
         return NewKey("rsa", material, _rsa_created_fingerprint(key), public_blob_of(key))
     # Ed25519: the raw public key is needed twice, and asking cryptography for it is the costly

@@ -471,9 +471,10 @@ def test_import_is_light() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_ed25519_create_leaves_serialization_unimported() -> None:
-    """An Ed25519 CreateKeyPair never needs cryptography's `serialization` package (its SSH
-    module loads every cipher: milliseconds of a fresh process); RSA paths import it when used."""
+def test_ed25519_create_leaves_rsa_modules_unimported() -> None:
+    """An Ed25519 CreateKeyPair needs neither cryptography's `serialization` package (its SSH
+    module loads every cipher) nor its `rsa` module: milliseconds of a fresh process. The RSA
+    paths import them when used."""
     import subprocess
     import sys
 
@@ -484,6 +485,8 @@ def test_ed25519_create_leaves_serialization_unimported() -> None:
         "with mock_keypairs():\n"
         "    client.create_key_pair(KeyName='k', KeyType='ed25519')\n"
         "    client.describe_key_pairs()\n"
-        "assert 'cryptography.hazmat.primitives.serialization' not in sys.modules\n"
+        "loaded = [n for n in ('cryptography.hazmat.primitives.serialization', "
+        "'cryptography.hazmat.primitives.asymmetric.rsa') if n in sys.modules]\n"
+        "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
