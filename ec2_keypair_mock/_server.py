@@ -4,35 +4,53 @@ Strictly private; ``python -m ec2_keypair_mock serve`` (``__main__.py``) is its 
 :class:`LocalEndpoint` runs it in a thread for tests. Any SDK or the AWS CLI can talk to it with
 ``--endpoint-url http://127.0.0.1:5454``.
 
-Why the standard library's ``http.server.ThreadingHTTPServer``: the traffic is one developer's
+Why the standard library's ``socketserver.ThreadingTCPServer``: the traffic is one developer's
 tests on loopback, a few requests at a time, and every answer is a few kilobytes computed in
 memory, so a thread per connection is plenty and an extra dependency (an ASGI stack, werkzeug,
 aiohttp) would earn nothing; the project allows only boto3, cryptography and responses at run
-time. What the standard server lacks is added here, each a few lines: HTTP/1.1 keep-alive with an
-exact ``Content-Length``; a per-connection socket timeout and a whole-body deadline, so a slow or
-silent client cannot hold a thread for ever; a body limit; EC2-style XML for every error,
-including the server's own protocol errors (``send_error`` would write HTML); a lingering close
-after refusing a body, so the client reads the refusal instead of a connection reset; no reverse
-DNS for the server name (``HTTPServer.server_bind`` calls ``getfqdn``, which can hang and leaves
-loopback); and quiet logs that never contain a body or a query string.
+time. The HTTP/1.1 layer on top is this module's own, a small reader of the request line and
+header fields in place of ``http.server``'s, which parses headers with the general-purpose
+``email`` package, several times slower. It gives: keep-alive with an exact
+``Content-Length``; a per-connection socket timeout and a whole-body deadline, so a slow or silent
+client cannot hold a thread for ever; a body limit; EC2-style XML for every error, including
+protocol errors; the status line, headers and body in one write; a lingering close after refusing
+a body, so the client reads the refusal instead of a connection reset; no reverse DNS for the
+server name (``HTTPServer.server_bind`` calls ``getfqdn``, which can hang and leaves loopback);
+and quiet logs that never contain a body or a query string.
+
+Reading a request follows ``http.server`` where it has a rule: the request line is ``METHOD
+TARGET HTTP/x.y``, without a version it is HTTP/0.9 (GET only; answered in HTTP/1.1, then the
+connection is closed), a malformed version or 2.0 and up is a ``400``; lines end in CRLF or a
+bare LF; ``Connection: close``/``keep-alive`` and ``Expect: 100-continue`` are honoured. Header
+fields follow RFC 9110/9112, because ``http.server`` hands them to a mail parser that silently
+skips what it cannot read (and every field after it): a line that is not ``token ":" value``
+(no colon, a space in the name, CR or NUL in the value) is a ``400``; names are matched without
+regard to case; the spaces and tabs around a value are not part of it; an obs-fold line (one
+starting with a space or a tab) continues the previous value after one space; a repeated field
+keeps its last value, except ``Content-Length``, whose copies must all be equal (``400``
+otherwise). Methods other than GET and POST are a ``405``: PUT, DELETE, PATCH, HEAD and OPTIONS
+once their body is read, any other at once, closing the connection.
 
 Limits (what the README's server section should say): request body at most
 :data:`MAX_BODY_BYTES` (1 MiB; an ImportKeyPair is under 3 KiB) → ``413``; request line 64 KiB
-and 100 header lines (``http.server``'s own limits) → ``414``/``431``; each socket read or write
-at most ``timeout`` seconds (default 10) and the whole body within the same time → connection
-closed; ``Transfer-Encoding`` (chunked bodies: no SDK sends them for Query) → ``411``. Threads
-are not capped (one per open connection): the endpoint is for loopback, not for load.
+→ ``414``; header lines 64 KiB each and 100 of them, counting the blank line that ends them
+(``http.server``'s limits) → ``431``; each socket read or write at most ``timeout`` seconds
+(default 10) and the whole body within the same time → connection closed;
+``Transfer-Encoding`` (chunked bodies: no SDK sends them for Query) → ``411``. Threads are not
+capped (one per open connection): the endpoint is for loopback, not for load.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import socketserver
 import sys
 import threading
 import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.utils import formatdate
+from http import HTTPStatus
 from typing import Protocol, TextIO
 from urllib.parse import urlsplit
 
@@ -49,6 +67,23 @@ DEFAULT_TIMEOUT = 10.0
 # long, so that closing the socket does not send a TCP reset that destroys our answer.
 _LINGER_SECONDS = 1.0
 _LINGER_MAX_BYTES = 16 << 20
+# http.server's limits: a request line or header line of at most 64 KiB, and at most 100 header
+# lines counting the blank line that ends them (http.client's _MAXHEADERS).
+_MAX_LINE = 65536
+_MAX_HEADER_LINES = 100
+# Methods read to the end of their body and answered by wire_request_from_http (405 for all but
+# GET and POST, keeping the connection); any other method is a 405 that closes it.
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
+_END_OF_HEADERS = frozenset({b"\r\n", b"\n", b""})
+_FOLD_START = frozenset({" ", "\t"})
+# A field name is a token (RFC 9110 §5.1). Names seen before are looked up instead of checked
+# again (lower-cased), up to a bound so that made-up names cannot grow the table for ever.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_NAMES: dict[str, str] = {}
+_FIELD_NAMES_KEPT = 256
+_STATUS_LINES = {
+    status.value: f"HTTP/1.1 {status.value} {status.phrase}\r\n" for status in HTTPStatus
+}
 
 
 class Dispatcher(Protocol):
@@ -57,9 +92,10 @@ class Dispatcher(Protocol):
     def dispatch(self, request: WireRequest) -> WireResponse: ...
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(socketserver.ThreadingTCPServer):
     """Strictly private. Carries the endpoint's settings to its handlers."""
 
+    allow_reuse_address = True  # as http.server's servers: a restart can reuse the port at once
     daemon_threads = True
     request_queue_size = 64
 
@@ -83,8 +119,8 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
-        # Skip HTTPServer.server_bind: its getfqdn() is a DNS lookup (slow, and not loopback).
-        socketserver.TCPServer.server_bind(self)
+        # Unlike http.server's HTTPServer, no getfqdn(): a DNS lookup (slow, and not loopback).
+        super().server_bind()
         host, port = self.server_address[:2]
         self.server_name = str(host)
         self.server_port = int(port)
@@ -99,63 +135,161 @@ class _Server(ThreadingHTTPServer):
         self.log.flush()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(socketserver.StreamRequestHandler):
     """Strictly private. One connection; possibly several requests (keep-alive)."""
 
     server: _Server
-    protocol_version = "HTTP/1.1"
-    # Headers and body leave in two writes; with Nagle's algorithm the body waits for the
-    # client's delayed ACK of the headers (40 ms on Linux loopback) on every keep-alive request.
+    # Answers leave in one write, but a 100 Continue precedes its answer; with Nagle's algorithm
+    # a second small write waits for the client's delayed ACK (40 ms on Linux loopback).
     disable_nagle_algorithm = True
+
+    # The request being served (set by _handle_one and _read_head).
+    command: str
+    path: str
+    headers: dict[str, str]
+    lengths: list[str]
+    close_connection: bool
 
     def setup(self) -> None:
         super().setup()
         # Per server, not per class (StreamRequestHandler.timeout is a class variable).
         self.connection.settimeout(self.server.socket_timeout)
+        self.source_ip = str(self.client_address[0])
 
-    # Every method reaches _serve, which answers anything but GET/POST with an XML 405;
-    # methods not listed here get send_error(501), mapped to the same 405 below.
-    def do_GET(self) -> None:
-        self._serve()
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
-
-    def handle_expect_100(self) -> bool:
-        # Refuse an oversized body before the client sends it.
-        refusal = self._refuse_framing()
-        if refusal is not None:
-            self._send(refusal)
-            self._linger()
-            return False
-        return super().handle_expect_100()
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Answer http.server's own protocol errors with EC2-style XML, never HTML."""
-        if self.request_version == "HTTP/0.9":
-            # Only a malformed request line leaves this; a 0.9 answer would have no status line.
-            self.request_version = "HTTP/1.0"
+    def handle(self) -> None:
         self.close_connection = True
-        if code == 501:
-            self._send(_method_not_allowed(self.command or "?"))
-        elif code == 414:
-            self._send(
-                error_response("RequestURITooLong", "The request line exceeds 65536 bytes.", 414)
-            )
-        elif code == 431:
-            self._send(
-                error_response("RequestHeaderFieldsTooLarge", f"{message or 'Bad headers'}.", 431)
-            )
-        else:
-            self._send(error_response("BadRequest", f"Malformed HTTP request: {message}.", 400))
+        self._handle_one()
+        while not self.close_connection:
+            self._handle_one()
 
-    def log_message(self, format: str, *args: object) -> None:
-        if self.server.verbose:
-            self.server.log.write(f"{self.address_string()} - {format % args}\n")
-            self.server.log.flush()
+    def _handle_one(self) -> None:
+        self.command = self.path = ""
+        self.headers = {}
+        self.lengths = []
+        self.close_connection = True
+        try:
+            line = self.rfile.readline(_MAX_LINE + 1)
+            if len(line) > _MAX_LINE:
+                self._refuse(
+                    error_response(
+                        "RequestURITooLong", "The request line exceeds 65536 bytes.", 414
+                    )
+                )
+                return
+            if not line or not self._read_head(line):
+                return
+            if self.command not in _METHODS:
+                self._refuse(_method_not_allowed(self.command))
+                return
+            self._serve()
+        except TimeoutError as error:
+            self.close_connection = True
+            if self.server.verbose:
+                self._log(f"Request timed out: {error!r}")
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        # Logged from _send with the action instead, never with a query string or body.
-        return
+    def _read_head(self, raw: bytes) -> bool:
+        """Read the request line and the headers; False if the request has been answered."""
+        request_line = str(raw, "iso-8859-1").rstrip("\r\n")
+        words = request_line.split()
+        if not words:
+            return False
+        version = (0, 9)  # a request line without a version is HTTP/0.9
+        if len(words) >= 3:
+            parsed = _http_version(words[-1])
+            if parsed is None:
+                return self._bad_request(f"Bad request version ({words[-1]!r})")
+            if parsed >= (2, 0):
+                return self._bad_request(f"Invalid HTTP version ({words[-1][5:]})")
+            version = parsed
+        if not 2 <= len(words) <= 3:
+            return self._bad_request(f"Bad request syntax ({request_line!r})")
+        if len(words) == 2 and words[0] != "GET":
+            return self._bad_request(f"Bad HTTP/0.9 request type ({words[0]!r})")
+        self.command, path = words[0], words[1]
+        # As http.server does: '//host/x' would read as a network path to some clients.
+        self.path = "/" + path.lstrip("/") if path.startswith("//") else path
+
+        headers = self.headers
+        readline = self.rfile.readline
+        known = _FIELD_NAMES
+        name = ""
+        lines = 0
+        while True:
+            raw_line = readline(_MAX_LINE + 1)
+            if len(raw_line) > _MAX_LINE:
+                return self._headers_too_large("Line too long")
+            lines += 1  # the blank line that ends the headers counts, as in http.client
+            if lines > _MAX_HEADER_LINES:
+                return self._headers_too_large("Too many headers")
+            if raw_line in _END_OF_HEADERS:
+                break
+            line = raw_line.rstrip(b"\r\n").decode("iso-8859-1")
+            if line[:1] in _FOLD_START:
+                # obs-fold (RFC 9112 §5.2): more of the previous field's value, after one space.
+                more = line.strip(" \t")
+                if not name or "\r" in more or "\x00" in more:
+                    return self._bad_header(line)
+                if more:
+                    headers[name] = value = f"{headers[name]} {more}".lstrip(" ")
+                    if name == "content-length":
+                        self.lengths[-1] = value
+                continue
+            field, colon, value = line.partition(":")
+            if not colon:
+                return self._bad_header(line)
+            name = known.get(field, "")
+            if not name:
+                if _TOKEN.fullmatch(field) is None:
+                    return self._bad_header(line)
+                name = field.lower()
+                if len(known) < _FIELD_NAMES_KEPT:
+                    known[field] = name
+            # RFC 9110 §5.5: no CR or NUL in a value; the whitespace around it is not part of it.
+            value = value.strip(" \t")
+            if "\r" in value or "\x00" in value:
+                return self._bad_header(line)
+            # Later duplicates win, except Content-Length: every copy must agree.
+            headers[name] = value
+            if name == "content-length":
+                self.lengths.append(value)
+
+        if version >= (1, 1):
+            self.close_connection = False
+        connection = headers.get("connection", "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive":
+            self.close_connection = False
+        if version < (1, 0):
+            # Answered with a status line and headers (no HTTP/1.x client can read a bare
+            # HTTP/0.9 body), then the connection is closed.
+            self.close_connection = True
+        elif version >= (1, 1) and headers.get("expect", "").lower() == "100-continue":
+            # Refuse an oversized body before the client sends it.
+            refusal = self._refuse_framing()
+            if refusal is not None:
+                self._send(refusal)
+                self._linger()
+                return False
+            self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return True
+
+    def _bad_request(self, problem: str) -> bool:
+        self._refuse(error_response("BadRequest", f"Malformed HTTP request: {problem}.", 400))
+        return False
+
+    def _bad_header(self, line: str) -> bool:
+        shown = line[:100]
+        return self._bad_request(f"Bad header line ({shown!r})")
+
+    def _headers_too_large(self, problem: str) -> bool:
+        self._refuse(error_response("RequestHeaderFieldsTooLarge", f"{problem}.", 431))
+        return False
+
+    def _refuse(self, response: WireResponse) -> None:
+        """Answer a request whose framing cannot be trusted, and close the connection."""
+        self.close_connection = True
+        self._send(response)
 
     def _serve(self) -> None:
         started = time.monotonic()
@@ -164,7 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(refusal)
             self._linger()
             return
-        body = self._read_body(int(self.headers.get("Content-Length") or 0), started)
+        body = self._read_body(int(self.lengths[0]) if self.lengths else 0, started)
         if body is None:
             # The client went silent or away mid-body; there is nobody to answer.
             self.close_connection = True
@@ -173,12 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(body)
             return
         parsed = wire_request_from_http(
-            self.command,
-            self.path,
-            dict(self.headers.items()),
-            body,
-            source_ip=str(self.client_address[0]),
-            secure=False,
+            self.command, self.path, self.headers, body, source_ip=self.source_ip, secure=False
         )
         if isinstance(parsed, WireResponse):
             self._send(parsed)
@@ -194,7 +323,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _refuse_framing(self) -> WireResponse | None:
         """An error for a body we will not read (bad length, chunked, too big), else None."""
-        if "Transfer-Encoding" in self.headers:
+        if "transfer-encoding" in self.headers:
             self.close_connection = True
             return error_response(
                 "MissingContentLength",
@@ -202,11 +331,12 @@ class _Handler(BaseHTTPRequestHandler):
                 "Transfer-Encoding is not supported.",
                 411,
             )
-        lengths = set(self.headers.get_all("Content-Length") or [])
-        if not lengths:
+        if not self.lengths:
             return None
-        length = lengths.pop().strip()
-        if lengths or not length.isascii() or not length.isdigit():
+        length = self.lengths[0]
+        if any(other != length for other in self.lengths) or not (
+            length.isascii() and length.isdigit()
+        ):
             self.close_connection = True
             return error_response(
                 "BadRequest", "The Content-Length header must be one non-negative integer.", 400
@@ -245,33 +375,28 @@ class _Handler(BaseHTTPRequestHandler):
         return b"".join(chunks)
 
     def _send(self, response: WireResponse, action: str | None = None) -> None:
-        if self.request_version == "HTTP/0.9":
-            # A well-formed HTTP/0.9 request ("GET /", or "GET / HTTP/0.9") would otherwise be
-            # answered with the bare body: no status line, no headers, which no HTTP/1.x
-            # client can read. Answer in 1.0 and close, as send_error does.
-            self.request_version = "HTTP/1.0"
-            self.close_connection = True
-        self.send_response_only(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Date", self.date_time_string())
-        self.send_header("Content-Length", str(len(response.body)))
+        """Status line, headers and body in one write (HEAD: no body)."""
+        status = response.status
+        head = [_STATUS_LINES.get(status) or f"HTTP/1.1 {status} \r\n"]
+        head.extend(f"{name}: {value}\r\n" for name, value in response.headers.items())
+        head.append(_date_header())
+        head.append(f"Content-Length: {len(response.body)}\r\n")
         if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
-        self.wfile.flush()
+            head.append("Connection: close\r\n")
+        head.append("\r\n")
+        data = "".join(head).encode("latin-1")
+        self.connection.sendall(data if self.command == "HEAD" else data + response.body)
         if self.server.verbose:
-            path = urlsplit(getattr(self, "path", "")).path
+            path = urlsplit(self.path).path or "-"
             outcome = response.error_code or "OK"
-            self.log_message(
-                "%s %s %s -> %d %s", self.command, path, action or "-", response.status, outcome
-            )
+            self._log(f"{self.command or '-'} {path} {action or '-'} -> {status} {outcome}")
+
+    def _log(self, text: str) -> None:
+        self.server.log.write(f"{self.source_ip} - {text}\n")
+        self.server.log.flush()
 
     def _linger(self) -> None:
         try:
-            self.wfile.flush()
             self.connection.shutdown(socket.SHUT_WR)
             self.connection.settimeout(0.2)
             deadline = time.monotonic() + _LINGER_SECONDS
@@ -283,6 +408,33 @@ class _Handler(BaseHTTPRequestHandler):
                 drained += len(chunk)
         except OSError:
             pass
+
+
+def _http_version(text: str) -> tuple[int, int] | None:
+    """``HTTP/1.1`` → (1, 1); None unless ``HTTP/`` and two numbers of at most 10 digits."""
+    if text == "HTTP/1.1":
+        return (1, 1)
+    if not text.startswith("HTTP/"):
+        return None
+    numbers = text[5:].split(".")
+    if len(numbers) != 2 or not all(
+        number.isascii() and number.isdigit() and len(number) <= 10 for number in numbers
+    ):
+        return None
+    return int(numbers[0]), int(numbers[1])
+
+
+def _date_header() -> str:
+    """``Date: …\\r\\n`` for now, formatted once per second."""
+    global _date_cache  # one tuple, swapped whole: threads see the old or the new one
+    now = int(time.time())
+    cached = _date_cache
+    if cached[0] != now:
+        cached = _date_cache = (now, f"Date: {formatdate(now, usegmt=True)}\r\n")
+    return cached[1]
+
+
+_date_cache: tuple[int, str] = (0, "")
 
 
 def _method_not_allowed(method: str) -> WireResponse:

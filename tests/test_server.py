@@ -12,6 +12,7 @@ import contextlib
 import http.client
 import io
 import os
+import re
 import select
 import signal
 import socket
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from ec2_keypair_mock import _server
 from ec2_keypair_mock._http import wire_request_from_http
 from ec2_keypair_mock._server import LocalEndpoint
 from ec2_keypair_mock._wire import (
@@ -405,6 +407,279 @@ def test_idle_keep_alive_connection_is_closed(endpoint: LocalEndpoint) -> None:
             assert sock.recv(1024) == b""
         finally:
             response.close()
+
+
+# -- the endpoint's own HTTP/1.1 reader: request line, header fields, connection ---------------
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+def converse(endpoint: LocalEndpoint, data: bytes, quiet: float = 0.3) -> tuple[list[Answer], bool]:
+    """Send bytes as they are and read until the server closes or says nothing for ``quiet``
+    seconds; the answers (status, lower-cased headers, body) and whether it closed."""
+    stream = b""
+    closed = False
+    with socket.create_connection((endpoint.host, endpoint.port), timeout=5) as sock:
+        sock.sendall(data)
+        sock.settimeout(quiet)
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                closed = True
+                break
+            stream += chunk
+    answers: list[Answer] = []
+    while stream:
+        head, _, stream = stream.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers[name.lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        answers.append((int(status_line.split()[1]), headers, stream[:length]))
+        stream = stream[length:]
+    return answers, closed
+
+
+def message(body: bytes) -> str:
+    return body.split(b"<Message>", 1)[1].split(b"</Message>", 1)[0].decode()
+
+
+SCOPE = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/eu-west-1/ec2/aws4_request"
+DESCRIBE = b"Action=DescribeKeyPairs"
+
+
+def test_header_names_ignore_case(endpoint: LocalEndpoint, backend: EchoBackend) -> None:
+    """Field names are matched without regard to case (RFC 9110 §5.1)."""
+    data = (
+        b"POST / HTTP/1.1\r\ncontent-type: application/x-www-form-urlencoded\r\n"
+        b"CONTENT-LENGTH: 23\r\naUtHoRiZaTiOn: " + SCOPE.encode() + b"\r\n"
+        b"x-AMZ-security-TOKEN: tok\r\n\r\n" + DESCRIBE
+    )
+    [(status, _, _)], closed = converse(endpoint, data)
+    assert (status, closed) == (200, False)
+    [seen] = backend.requests
+    assert (seen.action, seen.region, seen.session_token) == (
+        "DescribeKeyPairs",
+        "eu-west-1",
+        "tok",
+    )
+
+
+def test_spaces_around_values_are_not_part_of_them(
+    endpoint: LocalEndpoint, backend: EchoBackend
+) -> None:
+    """Spaces and tabs around a value are dropped; inside it they stay."""
+    data = (
+        b"POST / HTTP/1.1\r\nContent-Length: \t 23 \t\r\n"
+        b"X-Amz-Security-Token:\ttok en  \r\n\r\n" + DESCRIBE
+    )
+    [(status, _, _)], _ = converse(endpoint, data)
+    assert status == 200
+    assert backend.requests[0].session_token == "tok en"
+
+
+def test_obs_fold_continues_the_previous_value(
+    endpoint: LocalEndpoint, backend: EchoBackend
+) -> None:
+    """A line starting with a space or a tab continues the previous field after one space."""
+    credential, rest = SCOPE.split(" ", 1)
+    data = (
+        b"POST / HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded;\r\n"
+        b"\t charset=utf-8\r\nAuthorization: " + credential.encode() + b"\r\n"
+        b"   " + rest.encode() + b"  \r\n \r\nContent-Length: 23\r\n\r\n" + DESCRIBE
+    )
+    [(status, _, body)], _ = converse(endpoint, data)
+    assert status == 200, body
+    assert backend.requests[0].region == "eu-west-1"
+
+
+def test_repeated_fields(endpoint: LocalEndpoint, backend: EchoBackend) -> None:
+    """A repeated field keeps its last value; equal copies of Content-Length are one length."""
+    data = (
+        b"POST / HTTP/1.1\r\nX-Amz-Security-Token: first\r\nContent-Length: 23\r\n"
+        b"x-amz-security-token: last\r\ncontent-length:  23\r\n\r\n" + DESCRIBE
+    )
+    [(status, _, _)], _ = converse(endpoint, data)
+    assert status == 200
+    assert backend.requests[0].session_token == "last"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"NoColon",
+        b"Space In-Name: x",
+        b"Name : x",
+        b": no name",
+        b"X(y): z",
+        b"X-\xe9: v",
+        b"X-A: b\rc",
+        b"X-A: b\x00c",
+        b" folded, but there is nothing to continue",
+    ],
+)
+def test_malformed_header_lines(endpoint: LocalEndpoint, backend: EchoBackend, line: bytes) -> None:
+    """A header line that is not ``token ":" value`` is a 400 and the connection closes; none
+    of the request reaches the backend (a mail parser would have skipped it and the rest)."""
+    data = b"POST / HTTP/1.1\r\n" + line + b"\r\nContent-Length: 23\r\n\r\n" + DESCRIBE
+    [(status, headers, body)], closed = converse(endpoint, data)
+    assert (status, error_code(body), closed) == (400, "BadRequest", True)
+    assert message(body).startswith("Malformed HTTP request: Bad header line (")
+    assert headers["connection"] == "close"
+    assert backend.requests == []
+    assert request(endpoint, "GET", "/?Action=DescribeKeyPairs")[0] == 200
+
+
+def test_header_limits(endpoint: LocalEndpoint) -> None:
+    """Header lines of up to 64 KiB, and 100 lines counting the blank one; then 431."""
+    get = b"GET /?Action=DescribeKeyPairs HTTP/1.1\r\n"
+    ninety_nine = b"X-A: b\r\n" * 99
+    [(status, _, _)], _ = converse(endpoint, get + ninety_nine + b"\r\n")
+    assert status == 200
+    [(status, _, body)], closed = converse(endpoint, get + ninety_nine + b"X-A: b\r\n\r\n")
+    assert (status, error_code(body), message(body), closed) == (
+        431,
+        "RequestHeaderFieldsTooLarge",
+        "Too many headers.",
+        True,
+    )
+    longest = b"X-Pad: " + b"a" * (65536 - 9) + b"\r\n"
+    [(status, _, _)], _ = converse(endpoint, get + longest + b"\r\n")
+    assert status == 200
+    [(status, _, body)], _ = converse(endpoint, get + longest[:-2] + b"a\r\n\r\n")
+    assert (status, message(body)) == (431, "Line too long.")
+
+
+def test_request_line_limit(endpoint: LocalEndpoint) -> None:
+    """A request line of 64 KiB (line end included) is read; one byte more is a 414."""
+    start, end = b"GET /?Action=DescribeKeyPairs&Pad=", b" HTTP/1.1\r\n"
+    longest = start + b"a" * (65536 - len(start) - len(end)) + end
+    [(status, _, _)], _ = converse(endpoint, longest + b"\r\n")
+    assert status == 200
+    [(status, _, body)], closed = converse(endpoint, longest.replace(b"=", b"=a", 1) + b"\r\n")
+    assert (status, error_code(body), closed) == (414, "RequestURITooLong", True)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (b"GET / HTTP/2.0", "Invalid HTTP version (2.0)"),
+        (b"GET / HTTP/1.x", "Bad request version ('HTTP/1.x')"),
+        (b"GET / HTTP/1.1.1", "Bad request version ('HTTP/1.1.1')"),
+        (b"GET / HTTP/\xb2.1", "Bad request version ('HTTP/\xb2.1')"),
+        (b"GET / HTTP/12345678901.1", "Bad request version ('HTTP/12345678901.1')"),
+        (b"GET / FTP/1.1", "Bad request version ('FTP/1.1')"),
+        (b"GET / HTTP/1.1 more", "Bad request version ('more')"),
+        (b"GET /a /b HTTP/1.1", "Bad request syntax ('GET /a /b HTTP/1.1')"),
+        (b"GET", "Bad request syntax ('GET')"),
+        (b"POST /", "Bad HTTP/0.9 request type ('POST')"),
+    ],
+)
+def test_malformed_request_lines(endpoint: LocalEndpoint, line: bytes, problem: str) -> None:
+    """The request line's rules are http.server's, and so are the messages."""
+    [(status, _, body)], closed = converse(endpoint, line + b"\r\n\r\n")
+    assert (status, error_code(body), closed) == (400, "BadRequest", True)
+    assert message(body) == f"Malformed HTTP request: {problem}."
+
+
+def test_empty_request_line_closes_quietly(endpoint: LocalEndpoint) -> None:
+    """A blank line where the request line belongs ends the connection without an answer."""
+    assert converse(endpoint, b"\r\nGET /?Action=DescribeKeyPairs HTTP/1.1\r\n\r\n") == ([], True)
+
+
+@pytest.mark.parametrize(
+    ("head", "closed"),
+    [
+        (b"GET /?Action=DescribeKeyPairs HTTP/1.1\r\n\r\n", False),
+        (b"GET /?Action=DescribeKeyPairs HTTP/1.1\r\nConnection: close\r\n\r\n", True),
+        (b"GET /?Action=DescribeKeyPairs HTTP/1.0\r\n\r\n", True),
+        (b"GET /?Action=DescribeKeyPairs HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", False),
+        (b"GET /?Action=DescribeKeyPairs HTTP/0.9\r\nConnection: keep-alive\r\n\r\n", True),
+        (b"GET /?Action=DescribeKeyPairs\r\n\r\n", True),
+    ],
+)
+def test_connection_kept_or_closed(endpoint: LocalEndpoint, head: bytes, closed: bool) -> None:
+    """HTTP/1.1 keeps the connection unless told to close; 1.0 closes unless told to keep it;
+    an HTTP/0.9 request gets a full HTTP/1.1 answer (status line, headers) and a close."""
+    [(status, headers, body)], got_closed = converse(endpoint, head)
+    assert status == 200
+    assert headers["content-length"] == str(len(body))
+    assert got_closed is closed
+    assert ("connection" in headers) is closed
+
+
+def test_pipelined_requests_and_bare_lf(endpoint: LocalEndpoint, backend: EchoBackend) -> None:
+    """Requests sent back to back are answered in order; lines may end in a bare LF."""
+    data = (
+        b"POST / HTTP/1.1\r\nContent-Length: 23\r\n\r\n"
+        + DESCRIBE
+        + b"GET /?Action=First HTTP/1.1\n"
+        b"Host: x\n\nGET //?Action=Second HTTP/1.1\r\n\r\n"
+    )
+    answers, closed = converse(endpoint, data)
+    assert [status for status, _, _ in answers] == [200, 200, 200]
+    assert closed is False
+    assert [seen.action for seen in backend.requests] == ["DescribeKeyPairs", "First", "Second"]
+
+
+def test_expect_continue_then_the_answer(endpoint: LocalEndpoint, backend: EchoBackend) -> None:
+    """``Expect: 100-continue`` with an acceptable body: 100 Continue, then the answer."""
+    data = b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 23\r\n\r\n" + DESCRIBE
+    answers, _ = converse(endpoint, data)
+    assert [status for status, _, _ in answers] == [100, 200]
+    assert backend.requests[0].action == "DescribeKeyPairs"
+
+
+def test_other_methods(endpoint: LocalEndpoint) -> None:
+    """PUT is a 405 after its body is read (the connection stays); an unknown method closes."""
+    data = b"PUT / HTTP/1.1\r\nContent-Length: 23\r\n\r\n" + DESCRIBE
+    data += b"GET /?Action=DescribeKeyPairs HTTP/1.1\r\n\r\n"
+    answers, closed = converse(endpoint, data)
+    assert [status for status, _, _ in answers] == [405, 200]
+    assert closed is False
+    answers, closed = converse(endpoint, b"BREW / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+    assert [(status, error_code(body)) for status, _, body in answers] == [
+        (405, "MethodNotAllowed")
+    ]
+    assert closed is True
+
+
+def test_answer_headers(endpoint: LocalEndpoint) -> None:
+    """Status line, EC2's headers, Date and Content-Length, in one answer."""
+    [(status, headers, body)], _ = converse(endpoint, b"GET /?Action=X HTTP/1.1\r\n\r\n")
+    assert status == 200
+    assert list(headers) == ["content-type", "x-amzn-requestid", "server", "date", "content-length"]
+    assert re.fullmatch(
+        r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT", headers["date"]
+    )
+    assert headers["content-length"] == str(len(body))
+
+
+def test_verbose_log_of_malformed_requests(backend: EchoBackend) -> None:
+    """A request without a usable method or path is logged with dashes, and a timeout is
+    logged as such."""
+    log = io.StringIO()
+    with LocalEndpoint(backend, verbose=True, log=log, timeout=0.3) as endpoint:
+        converse(endpoint, b"GET / HTTP/7.0\r\n\r\n")
+        converse(endpoint, b"GET /?Action=A HTTP/1.1\r\nHost: x", quiet=1.0)
+    assert log.getvalue().splitlines() == [
+        "127.0.0.1 - - - - -> 400 BadRequest",
+        "127.0.0.1 - Request timed out: TimeoutError('timed out')",
+    ]
+
+
+def test_field_name_table_is_bounded(endpoint: LocalEndpoint) -> None:
+    """Names are remembered once checked, but made-up names cannot grow the table for ever."""
+    for batch in range(4):
+        names = b"".join(b"X-%d-%d: v\r\n" % (batch, number) for number in range(90))
+        [(status, _, _)], _ = converse(endpoint, b"GET /?Action=A HTTP/1.1\r\n" + names + b"\r\n")
+        assert status == 200
+    assert len(_server._FIELD_NAMES) <= _server._FIELD_NAMES_KEPT
 
 
 # -- the request reader, directly -------------------------------------------------------------
