@@ -130,14 +130,16 @@ def wire_request_from_http(
         form = _parse_form(body, "request body")
         if isinstance(form, WireResponse):
             return form
-        params = {**params, **form}
+        params = {**params, **form} if params else form
 
     action = params.get("Action", "")
     if not action:
         return error_response("MissingAction", "The request must contain the parameter Action", 400)
 
     access_key_id, scope_region, scope_service = _credential_scope(header, params)
-    host_service, host_region = _from_host(parts.hostname or _host_name(header.get("host", "")))
+    host_service = host_region = None
+    if not (scope_service and scope_region):  # (SDKs sign requests: the scope names both)
+        host_service, host_region = _from_host(parts.hostname or _host_name(header.get("host", "")))
     service = scope_service or host_service or _SERVICE_OF_ACTION.get(action, "ec2")
     region = scope_region or host_region or _DEFAULT_REGION
     session_token = (
@@ -173,6 +175,19 @@ def _raw(text: str) -> bytes:
 def _parse_form(data: bytes, where: str) -> dict[str, str] | WireResponse:
     """Parse ``a=1&b=2`` strictly: valid %-escapes, UTF-8 after decoding, first value wins."""
     params: dict[str, str] = {}
+    if b"%" not in data:
+        # Nothing to unescape (what SDKs send for most requests): decode once. Splitting at the
+        # ASCII '&' and '=' cannot cut a UTF-8 sequence, so this accepts exactly what decoding
+        # field by field would.
+        try:
+            text = data.replace(b"+", b" ").decode("utf-8")
+        except UnicodeDecodeError:
+            return _not_utf8(where)
+        for pair in text.split("&"):
+            key, _, text_value = pair.partition("=")
+            if key:
+                params.setdefault(key, text_value)
+        return params
     for field in data.split(b"&"):
         if not field:
             continue
@@ -188,15 +203,17 @@ def _parse_form(data: bytes, where: str) -> dict[str, str] | WireResponse:
             try:
                 decoded.append(unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8"))
             except UnicodeDecodeError:
-                return error_response(
-                    "MalformedQueryString",
-                    f"The {where} is not valid UTF-8 after percent-decoding.",
-                    400,
-                )
+                return _not_utf8(where)
         name, value = decoded
         if name:
             params.setdefault(name, value)
     return params
+
+
+def _not_utf8(where: str) -> WireResponse:
+    return error_response(
+        "MalformedQueryString", f"The {where} is not valid UTF-8 after percent-decoding.", 400
+    )
 
 
 def _credential_scope(

@@ -22,11 +22,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote_to_bytes
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ec2_keypair_mock import _server
-from ec2_keypair_mock._http import wire_request_from_http
+from ec2_keypair_mock._http import _parse_form, wire_request_from_http
 from ec2_keypair_mock._server import LocalEndpoint
 from ec2_keypair_mock._wire import (
     EC2_NAMESPACE,
@@ -712,6 +715,45 @@ def test_encoding_rules() -> None:
     """'+' is a space, %2B a plus, raw UTF-8 and %-encoded UTF-8 both decode, empty fields skip."""
     parsed = read(body="Action=X&&A=a+b%2Bc&B=%C3%A9&C=é&D&=e".encode())
     assert parsed.params == {"A": "a b+c", "B": "é", "C": "é", "D": ""}
+
+
+def field_by_field(data: bytes) -> dict[str, str] | None:
+    """The form rules spelled out one field at a time (None: not UTF-8 or a bad escape)."""
+    params: dict[str, str] = {}
+    for field in data.split(b"&"):
+        raw_name, _, raw_value = field.partition(b"=")
+        try:
+            name, value = (
+                unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+                for raw in (raw_name, raw_value)
+            )
+        except UnicodeDecodeError:
+            return None
+        if name:
+            params.setdefault(name, value)
+    return params
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [b"&", b"=", b"+", b"a", b"B", b"\xc3\xa9", b"\xc3", b"\xa9", b"\xff", b" "]
+        ),
+        max_size=20,
+    ).map(b"".join)
+)
+def test_form_without_escapes_reads_as_field_by_field(data: bytes) -> None:
+    """A form with no '%' is decoded in one piece: the same parameters (or the same error) as
+    decoding field by field."""
+    parsed = _parse_form(data, "request body")
+    expected = field_by_field(data)
+    if expected is None:
+        assert isinstance(parsed, WireResponse)
+        assert error_code(parsed.body) == "MalformedQueryString"
+        assert b"is not valid UTF-8 after percent-decoding" in parsed.body
+    else:
+        assert parsed == expected
 
 
 @pytest.mark.parametrize(
