@@ -21,10 +21,11 @@ from ._errors import MockKeypairsError, PolicyError, UnmockedOperationError
 from ._mock import KeyPairsMock, mock_keypairs
 
 if TYPE_CHECKING:
-    from ._backend import KeyPairRecord, KeyPairsBackend
+    from ._backend import KeyPairsBackend
     from ._dispatch import CallRecord
     from ._evaluate import Decision, evaluate
     from ._principals import Principal
+    from ._records import KeyPairRecord
 
 __all__ = [
     "CallRecord",
@@ -45,7 +46,7 @@ __all__ = [
 _LAZY = {
     "CallRecord": "._dispatch",
     "Decision": "._evaluate",
-    "KeyPairRecord": "._backend",
+    "KeyPairRecord": "._records",
     "KeyPairsBackend": "._backend",
     "Principal": "._principals",
     "evaluate": "._evaluate",

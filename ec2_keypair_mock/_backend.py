@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._dispatch import CallRecord, dispatch
 from ._errors import PolicyError
 from ._hook import attach_client
-from ._import import KeyFormatInvalid, parse_public_key_material
 from ._keycache import key_source
-from ._keys import KeyType, NewKey, public_key_line
+from ._keys import KeyType, NewKey
 from ._policy import ALLOW_ALL, Policy, parse_policy
 from ._principals import DEFAULT_ACCOUNT_ID, DEFAULT_USER_NAME, Principal, make_principal
 from ._state import KEY_PAIR_QUOTA, Pair, RegionState, now
@@ -29,40 +25,12 @@ if TYPE_CHECKING:
     from botocore.client import BaseClient
     from botocore.model import OperationModel
 
-__all__ = ["KeyPairRecord", "KeyPairsBackend", "PolicyDocument"]
+    from ._records import KeyPairRecord
+
+__all__ = ["KeyPairsBackend", "PolicyDocument"]
 
 PolicyDocument = str | Mapping[str, Any]
 """A policy as JSON text or as a dict."""
-
-
-@dataclass(frozen=True)
-class KeyPairRecord:
-    """A read-only view of one key pair (never private material)."""
-
-    name: str
-    key_pair_id: str
-    fingerprint: str
-    key_type: str
-    public_key: str
-    """``<alg> <base64> <name>\\n``, exactly as DescribeKeyPairs' ``PublicKey``."""
-    create_time: datetime
-    tags: Mapping[str, str]
-    region: str
-    account_id: str
-
-
-def _record(pair: Pair, region: str, account_id: str) -> KeyPairRecord:
-    return KeyPairRecord(
-        name=pair.name,
-        key_pair_id=pair.key_pair_id,
-        fingerprint=pair.fingerprint,
-        key_type=pair.key_type,
-        public_key=public_key_line(pair.public_blob, pair.name),
-        create_time=pair.create_time,
-        tags=MappingProxyType(dict(pair.tags)),
-        region=region,
-        account_id=account_id,
-    )
 
 
 def _parse(document: PolicyDocument | Policy, kind: str, argument: str) -> Policy:
@@ -165,11 +133,13 @@ class KeyPairsBackend:
         self, region: str = "us-east-1", account_id: str | None = None
     ) -> list[KeyPairRecord]:
         """The key pairs of ``account_id`` (default: the activation's) in ``region``."""
+        from ._records import record
+
         account = account_id or self.account_id
         with self._lock:
             state = self._regions.get((account, region))
             pairs = list(state.by_name.values()) if state else []
-            return [_record(pair, region, account) for pair in pairs]
+            return [record(pair, region, account) for pair in pairs]
 
     @property
     def calls(self) -> list[CallRecord]:
@@ -199,7 +169,7 @@ class KeyPairsBackend:
     def policy(self, document: PolicyDocument | Sequence[PolicyDocument] | None) -> None:
         policies = identity_policies(document)  # raises before changing anything
         with self._lock:
-            self._default = replace(self._default, policies=policies)
+            self._default = self._default._replace(policies=policies)
 
     def create_principal(
         self,
@@ -259,6 +229,9 @@ class KeyPairsBackend:
         it a fresh ``key_type`` key is generated as if by CreateKeyPair and its private half is
         discarded, as EC2 does. Invalid input raises ``ValueError`` with EC2's message.
         """
+        from ._import import KeyFormatInvalid, parse_public_key_material
+        from ._records import record
+
         if key_type not in ("rsa", "ed25519"):
             msg = f"Key type must be 'rsa' or 'ed25519', not {key_type!r}."
             raise ValueError(msg)
@@ -295,7 +268,7 @@ class KeyPairsBackend:
                 raise ValueError(msg)
             pair = Pair(name, state.new_id(), fingerprint, kind, blob, now(), tag_map)
             state.add(pair)
-            return _record(pair, region, account)
+            return record(pair, region, account)
 
     # -- attaching to clients created before the package was imported --------------------------
 

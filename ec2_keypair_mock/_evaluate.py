@@ -10,7 +10,6 @@ denied.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 
 from ._conditions import Lookup
@@ -63,8 +62,7 @@ class MatchedStatement(Frozen):
         put(self, "statement", statement)
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(Frozen):
     """The outcome of :func:`evaluate`.
 
     Attributes:
@@ -80,6 +78,16 @@ class Decision:
         context: A copy of the request context given.
     """
 
+    __slots__ = _fields = (
+        "allowed",
+        "explicit_deny",
+        "policy_kind",
+        "statement",
+        "matched_statements",
+        "action",
+        "resource",
+        "context",
+    )
     allowed: bool
     explicit_deny: bool
     policy_kind: str | None
@@ -88,6 +96,27 @@ class Decision:
     action: str
     resource: str
     context: Mapping[str, ContextValue]
+
+    def __init__(
+        self,
+        allowed: bool,
+        explicit_deny: bool,
+        policy_kind: str | None,
+        statement: MatchedStatement | None,
+        matched_statements: tuple[MatchedStatement, ...],
+        action: str,
+        resource: str,
+        context: Mapping[str, ContextValue],
+    ) -> None:
+        put = object.__setattr__
+        put(self, "allowed", allowed)
+        put(self, "explicit_deny", explicit_deny)
+        put(self, "policy_kind", policy_kind)
+        put(self, "statement", statement)
+        put(self, "matched_statements", matched_statements)
+        put(self, "action", action)
+        put(self, "resource", resource)
+        put(self, "context", context)
 
     @property
     def outcome(self) -> str:

@@ -10,7 +10,8 @@ ordinary methods:
   as ``eq=False`` did);
 * ``repr`` is ``Name(field=value, ...)`` over the fields not in ``_hidden``;
 * assigning or deleting an attribute raises :class:`dataclasses.FrozenInstanceError`;
-* ``copy`` and ``pickle`` work, slotted or not.
+* ``copy`` and ``pickle`` work, slotted or not, and ``_replace(**changes)`` makes a changed copy
+  (as ``dataclasses.replace`` did).
 
 A subclass names its fields, in order, in ``_fields`` (and in ``__slots__`` when it is slotted)
 and writes its own ``__init__``, setting each field with ``object.__setattr__``.
@@ -19,9 +20,11 @@ and writes its own ``__init__``, setting each field with ``object.__setattr__``.
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 __all__ = ["Frozen"]
+
+_F = TypeVar("_F", bound="Frozen")
 
 
 class Frozen:
@@ -54,6 +57,13 @@ class Frozen:
     def __delattr__(self, name: str) -> None:
         msg = f"cannot delete field {name!r}"
         raise FrozenInstanceError(msg)
+
+    def _replace(self: _F, **changes: Any) -> _F:
+        """A copy with ``changes`` made, as ``dataclasses.replace`` made one: every ``__init__``
+        takes the fields by their names."""
+        fields = dict(zip(self._fields, self._values(), strict=True))
+        fields.update(changes)
+        return type(self)(**fields)
 
     def __getstate__(self) -> tuple[Any, ...]:
         return self._values()

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._import import KeyFormatInvalid, parse_public_key_material
 from ._keys import public_key_line
 from ._state import KEY_PAIR_ID, KEY_PAIR_QUOTA, Pair, RegionState, now, pair_context, tag_list
 from ._tag_ops import create_tags, delete_tags, describe_tags, serves_tags
@@ -143,6 +142,8 @@ def import_key_pair(call: Call) -> Output:
             "Value for parameter PublicKeyMaterial is invalid. "
             "Character sets beyond ASCII are not supported."
         )
+    from ._import import KeyFormatInvalid, parse_public_key_material  # ImportKeyPair only
+
     try:
         imported = parse_public_key_material(material)
     except KeyFormatInvalid:

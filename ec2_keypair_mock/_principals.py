@@ -10,12 +10,12 @@ import base64
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 from typing import Literal
 
 from ._defaults import DEFAULT_ACCOUNT_ID, DEFAULT_USER_NAME
+from ._frozen import Frozen
 from ._policy import Policy
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_USER_NAME", "Principal", "make_principal"]
@@ -32,8 +32,7 @@ def _unique_id(prefix: str) -> str:
     return prefix + base64.b32encode(secrets.token_bytes(11)).decode("ascii")[:17]
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(Frozen):
     """An IAM user or an assumed-role session the mock evaluates calls as.
 
     Use :attr:`access_key_id`, :attr:`secret_access_key` and :attr:`session_token` to build a
@@ -49,6 +48,24 @@ class Principal:
         )
     """
 
+    _fields = (
+        "name",
+        "kind",
+        "account_id",
+        "arn",
+        "principal_arn",
+        "user_id",
+        "access_key_id",
+        "secret_access_key",
+        "session_token",
+        "tags",
+        "policies",
+        "permissions_boundary",
+        "session_policy",
+    )
+    _hidden = frozenset(
+        {"secret_access_key", "session_token", "policies", "permissions_boundary", "session_policy"}
+    )
     name: str
     kind: Literal["user", "role"]
     account_id: str
@@ -58,12 +75,43 @@ class Principal:
     """``aws:PrincipalArn``: the user ARN, or the *role* ARN for an assumed-role session."""
     user_id: str
     access_key_id: str
-    secret_access_key: str = field(repr=False)
-    session_token: str | None = field(repr=False)
+    secret_access_key: str
+    session_token: str | None
     tags: Mapping[str, str]
-    policies: tuple[Policy, ...] = field(repr=False)
-    permissions_boundary: Policy | None = field(repr=False, default=None)
-    session_policy: Policy | None = field(repr=False, default=None)
+    policies: tuple[Policy, ...]
+    permissions_boundary: Policy | None
+    session_policy: Policy | None
+
+    def __init__(
+        self,
+        name: str,
+        kind: Literal["user", "role"],
+        account_id: str,
+        arn: str,
+        principal_arn: str,
+        user_id: str,
+        access_key_id: str,
+        secret_access_key: str,
+        session_token: str | None,
+        tags: Mapping[str, str],
+        policies: tuple[Policy, ...],
+        permissions_boundary: Policy | None = None,
+        session_policy: Policy | None = None,
+    ) -> None:
+        put = object.__setattr__
+        put(self, "name", name)
+        put(self, "kind", kind)
+        put(self, "account_id", account_id)
+        put(self, "arn", arn)
+        put(self, "principal_arn", principal_arn)
+        put(self, "user_id", user_id)
+        put(self, "access_key_id", access_key_id)
+        put(self, "secret_access_key", secret_access_key)
+        put(self, "session_token", session_token)
+        put(self, "tags", tags)
+        put(self, "policies", policies)
+        put(self, "permissions_boundary", permissions_boundary)
+        put(self, "session_policy", session_policy)
 
     @property
     def principal_type(self) -> str:
