@@ -8,8 +8,8 @@ receives into a :class:`WireRequest`, hands it to the dispatcher, and turns the
 from __future__ import annotations
 
 import functools
+import os
 import re
-import uuid
 from collections.abc import Mapping
 
 from ._frozen import Frozen
@@ -117,8 +117,16 @@ class WireResponse(Frozen):
 
 
 def new_request_id() -> str:
-    """A fresh lowercase UUID4, as EC2 uses for ``requestId``."""
-    return str(uuid.uuid4())
+    """A fresh lowercase UUID4, as EC2 uses for ``requestId``.
+
+    The same value ``str(uuid.uuid4())`` gives (version 4, RFC 4122 variant), formatted
+    directly: ``uuid.UUID`` costs a few microseconds per call in argument checks.
+    """
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def xml_text(value: str) -> str:

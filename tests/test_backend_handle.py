@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
@@ -602,3 +603,18 @@ def test_wire_unknown_parameter(backend: KeyPairsBackend) -> None:
     response = backend.dispatch(WireRequest("DeleteKeyPair", {"KeyName": "a", "Force": "true"}))
     assert (response.status, response.error_code) == (400, "UnknownParameter")
     assert b"<Message>The parameter Force is not recognized</Message>" in response.body
+
+
+def test_request_ids_are_uuid4_text() -> None:
+    """Request ids read as ``str(uuid.uuid4())`` does: version 4, RFC 4122 variant, distinct."""
+    from ec2_keypair_mock._wire import new_request_id
+
+    ids = [new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+    # Every hex digit outside the fixed ones varies (the formatting drops no random bits).
+    fixed = (8, 13, 14, 18, 19, 23)  # the dashes, the version digit, the variant digit
+    assert {len({text[i] for text in ids}) for i in range(36) if i not in fixed} == {16}
+    assert {text[19] for text in ids} == set("89ab")
