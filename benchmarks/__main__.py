@@ -38,13 +38,13 @@ def _rsa(quick: bool) -> list[Result]:
 def _fresh(quick: bool) -> list[Result]:
     from .startup import fresh_process
 
-    return [fresh_process(3, 1) if quick else fresh_process(7, 3)]
+    return [fresh_process(3, 1) if quick else fresh_process(15, 3)]
 
 
 def _import(quick: bool) -> list[Result]:
     from .startup import import_time
 
-    return [import_time(3, 1) if quick else import_time(9, 3)]
+    return [import_time(3, 1) if quick else import_time(11, 3)]
 
 
 def _scale(quick: bool) -> list[Result]:
@@ -56,7 +56,7 @@ def _scale(quick: bool) -> list[Result]:
 def _endpoint(quick: bool) -> list[Result]:
     from .endpoint import endpoint
 
-    return [endpoint(4, 5) if quick else endpoint(15, 8)]
+    return [endpoint(4, 5) if quick else endpoint(30, 8)]
 
 
 SCENARIOS: dict[str, Callable[[bool], list[Result]]] = {

@@ -73,13 +73,27 @@ class Result:
             return statistics.fmean(values)
         return statistics.median(values)
 
+    def ratio(self, numerator: str, denominator: str) -> float | None:
+        """``numerator ÷ denominator``, paired by round where both ran every round.
+
+        A round runs every contender back to back, so the ratio within a round is what a slow
+        phase of a shared machine disturbs least: the median of the per-round ratios is the
+        headline. Where one contender ran fewer rounds (moto's slow scenarios), or where the
+        headline is a mean (a cold first round must count), it is the ratio of the headlines.
+        """
+        top, bottom = self.samples.get(numerator), self.samples.get(denominator)
+        if not top or not bottom:
+            return None
+        if self.headline == "median" and len(top) == len(bottom) and all(bottom):
+            return statistics.median(a / b for a, b in zip(top, bottom, strict=True))
+        top_value, bottom_value = self.value(numerator), self.value(denominator)
+        return None if top_value is None or not bottom_value else top_value / bottom_value
+
     def stubber_ratio(self) -> float | None:
-        mock, stub = self.value("mock"), self.value("stubber")
-        return None if mock is None or not stub else mock / stub
+        return self.ratio("mock", "stubber")
 
     def moto_ratio(self) -> float | None:
-        mock, moto = self.value("mock"), self.value("moto")
-        return None if not mock or moto is None else moto / mock
+        return self.ratio("moto", "mock")
 
     def met(self) -> bool | None:
         verdicts: list[bool] = []

@@ -91,10 +91,20 @@ def create_ed25519(rounds: int, calls: int, fresh_keys: bool) -> Result:
         title=f"`create_key_pair` ed25519, one call — {which}",
         unit="s",
         samples=samples,
-        target=Target("≤ 2.0× Stubber; ≥ 8× faster than moto", stubber_max=2.0, moto_min=8.0),
+        target=(
+            Target("reported (opt-in mode; the target is the default's)")
+            if fresh_keys
+            else Target("≤ 2.0× Stubber; ≥ 8× faster than moto", stubber_max=2.0, moto_min=8.0)
+        ),
         notes=[
             f"{rounds} rounds of {calls} calls; a mock activation per round (started outside "
             "the timing); Stubber's responses queued outside the timing."
+            + (
+                " Each call generates a new Ed25519 key (~40 µs in OpenSSL) and writes its "
+                "OpenSSH private key (~13 µs): the floor of this mode."
+                if fresh_keys
+                else ""
+            )
         ],
     )
 

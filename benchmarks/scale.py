@@ -73,7 +73,7 @@ def _canned_describe(count: int) -> dict[str, Any]:
 
 def _seed_moto(start: int, count: int) -> None:
     """Add pairs straight into moto's backend (untimed set-up; moto's HTTP path is slow)."""
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.ec2.models import ec2_backends
 
     backend = ec2_backends[DEFAULT_ACCOUNT_ID][REGION]
