@@ -10,9 +10,10 @@ exactly as they do against AWS.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 import botocore.credentials
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HeadersDict
 from botocore.parsers import ResponseParser, create_parser
 
 from ._errors import UnmockedOperationError
@@ -55,6 +56,25 @@ def _credentials(request_signer: Any) -> tuple[str | None, str | None]:
         return None, None
 
 
+class _Operation:
+    """What ``handle`` needs of one operation model, looked up once per model."""
+
+    __slots__ = ("action", "ec2_model", "parser", "service", "timestamp_parser")
+
+    def __init__(self, model: OperationModel) -> None:
+        service_model = model.service_model
+        self.service: str = service_model.service_name
+        self.action: str = model.name
+        self.ec2_model = model if self.service == "ec2" else None
+        self.parser = _parser(service_model.protocol)
+        self.timestamp_parser = getattr(self.parser, "_timestamp_parser", None)
+        remember_service_model(service_model)
+
+
+# Every botocore client builds its own model objects: keyed weakly, so they can go.
+_operations: WeakKeyDictionary[OperationModel, _Operation] = WeakKeyDictionary()
+
+
 def handle(
     active: tuple[KeyPairsBackend, bool],
     model: OperationModel,
@@ -64,9 +84,11 @@ def handle(
 ) -> tuple[AWSResponse, dict[str, Any]] | None:
     """Answer one ``before-call`` event for the active backend, or None to let it pass."""
     backend, strict = active
-    service_model = model.service_model
-    service = service_model.service_name
-    action = model.name
+    operation = _operations.get(model)
+    if operation is None:
+        operation = _operations[model] = _Operation(model)
+    service = operation.service
+    action = operation.action
     body = params.get("body")
     query: dict[str, str] = (
         {k: str(v) for k, v in body.items() if k not in ("Action", "Version")}
@@ -78,7 +100,6 @@ def handle(
             region = (context or {}).get("client_region") or "us-east-1"
             raise UnmockedOperationError(unmocked_message(service, action, region))
         return None
-    remember_service_model(service_model)
     access_key, token = _credentials(request_signer)
     region = (
         (context or {}).get("client_region")
@@ -93,24 +114,84 @@ def handle(
         access_key_id=access_key,
         session_token=token,
     )
-    response = backend.dispatch(request, model if service == "ec2" else None)
+    response = backend.dispatch(request, operation.ec2_model)
     headers = {key.lower(): value for key, value in response.headers.items()}
     headers["content-length"] = str(len(response.body))
-    parser = _parser(service_model.protocol)
     parsed: dict[str, Any] | None = None
-    if isinstance(response.body, RenderedXML):
+    timestamp_parser = operation.timestamp_parser
+    if timestamp_parser is not None and isinstance(response.body, RenderedXML):
         # What the parser would make of this XML, built from the output it was rendered from
         # (see _parsed; tests/test_fast_path.py proves the two equal).
-        timestamp_parser = getattr(parser, "_timestamp_parser", None)
-        if timestamp_parser is not None:
-            parsed = parsed_output(response.body, response.status, headers, timestamp_parser)
+        parsed = parsed_output(response.body, response.status, headers, timestamp_parser)
     if parsed is None:
-        parsed = parser.parse(
+        parsed = operation.parser.parse(
             {"body": response.body, "headers": headers, "status_code": response.status},
             model.output_shape,
         )
     parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
-    return AWSResponse(None, response.status, headers, None), parsed
+    return _http_response(response.status, headers), parsed
+
+
+def _http_response(status: int, headers: dict[str, str]) -> AWSResponse:
+    """``AWSResponse(None, status, headers, None)``, built quickly when we can.
+
+    ``HeadersDict(headers)`` goes through ``MutableMapping.update``: several microseconds per
+    call for the same few header names. When botocore's ``AWSResponse`` and ``HeadersDict`` are
+    still the plain attribute holders they were when this module was checked (see
+    :func:`_fast_build_ok`), the header keys are made once per name and both objects are filled
+    directly; otherwise, the plain constructor.
+    """
+    if not _FAST_HEADERS:
+        return AWSResponse(None, status, headers, None)
+    keys = _header_keys
+    table = {}
+    for name, value in headers.items():
+        key = keys.get(name)
+        if key is None:
+            key = keys[name] = next(iter(HeadersDict({name: ""})._dict))
+        table[key] = value
+    fast_headers = HeadersDict.__new__(HeadersDict)
+    fast_headers._dict = table
+    answer = AWSResponse.__new__(AWSResponse)
+    answer.__dict__.update(
+        url=None, status_code=status, headers=fast_headers, raw=None, _content=None
+    )
+    return answer
+
+
+_header_keys: dict[str, Any] = {}
+
+
+def _fast_build_ok() -> bool:
+    """Whether the direct build gives what the constructors give (botocore's internals are not
+    a promise: this is checked once, and the constructors are used if anything differs)."""
+    sample = {"content-type": "text/xml", "x-amzn-requestid": "r", "content-length": "7"}
+    try:
+        plain = AWSResponse(None, 200, sample, None)
+        if set(vars(plain)) != {"url", "status_code", "headers", "raw", "_content"}:
+            return False
+        if set(vars(plain.headers)) != {"_dict"} or not isinstance(plain.headers._dict, dict):
+            return False
+        global _FAST_HEADERS
+        _FAST_HEADERS = True
+        fast = _http_response(200, sample)
+        same = (
+            type(fast.headers) is type(plain.headers)
+            and list(fast.headers.items()) == list(plain.headers.items())
+            and fast.headers["Content-Length"] == "7"
+            and fast.headers["X-Amzn-RequestId"] == "r"
+            and repr(fast.headers) == repr(plain.headers)
+            and (fast.url, fast.status_code, fast.raw) == (None, 200, None)
+            and vars(fast).keys() == vars(plain).keys()
+        )
+    except Exception:
+        same = False
+    _FAST_HEADERS = False
+    return same
+
+
+_FAST_HEADERS = False
+_FAST_HEADERS = _fast_build_ok()
 
 
 def _no_credentials(self: Any) -> None:

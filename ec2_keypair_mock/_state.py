@@ -7,9 +7,9 @@ do we (SPEC §9). Every mutation happens under the owning backend's lock.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from random import getrandbits
 from typing import Any
 
 __all__ = [
@@ -108,8 +108,12 @@ class RegionState:
 
 
 def new_key_pair_id() -> str:
-    """``key-0`` followed by 16 random lowercase hex digits."""
-    return "key-0" + secrets.token_hex(8)
+    """``key-0`` followed by 16 random lowercase hex digits.
+
+    From Python's ``random`` (reseeded in forked children): an id is a label, not a secret, and
+    ``secrets`` costs a system call per id; :meth:`RegionState.new_id` rules out repeats.
+    """
+    return f"key-0{getrandbits(64):016x}"
 
 
 def now() -> datetime:

@@ -8,9 +8,9 @@ receives into a :class:`WireRequest`, hands it to the dispatcher, and turns the
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections.abc import Mapping
+from random import getrandbits
 
 from ._frozen import Frozen
 
@@ -119,14 +119,17 @@ class WireResponse(Frozen):
 def new_request_id() -> str:
     """A fresh lowercase UUID4, as EC2 uses for ``requestId``.
 
-    The same value ``str(uuid.uuid4())`` gives (version 4, RFC 4122 variant), formatted
-    directly: ``uuid.UUID`` costs a few microseconds per call in argument checks.
+    The same text ``str(uuid.uuid4())`` gives (version 4, RFC 4122 variant), from Python's
+    ``random`` (reseeded in forked children): a request id is a label, not a secret, and
+    ``os.urandom`` is a system call per request.
     """
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4
-    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
-    text = raw.hex()
+    text = f"{getrandbits(128) & _UUID_KEEP | _UUID_SET:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+# Version 4 in bits 76-79, the RFC 4122 variant (binary 10) in bits 62-63.
+_UUID_KEEP = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+_UUID_SET = (0x4 << 76) | (0x2 << 62)
 
 
 def xml_text(value: str) -> str:

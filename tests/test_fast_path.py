@@ -309,3 +309,32 @@ def test_openssh_ed25519_writer_equals_cryptography(seed: int) -> None:
     )
     assert ours.split("\n")[0] == theirs.splitlines()[0]
     assert ours.split("\n")[-1] == theirs.splitlines()[-1]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_http_response_headers_match_botocores_own(fast: bool) -> None:
+    """The after-call ``http_response`` carries the same headers whether they were filled
+    directly or through ``HeadersDict(headers)`` (the fallback when botocore's internals differ)."""
+    from botocore.awsrequest import HeadersDict
+
+    from ec2_keypair_mock import _botocore
+
+    seen: list[Any] = []
+    client = boto3.client("ec2", region_name="us-east-1")
+    client.meta.events.register(
+        "after-call.ec2.CreateKeyPair", lambda http_response, **_: seen.append(http_response)
+    )
+    with (
+        mock.patch.object(_botocore, "_FAST_HEADERS", fast),
+        mock_keypairs(),
+    ):
+        response = client.create_key_pair(KeyName="deploy", KeyType="ed25519")
+    [http] = seen
+    sent = response["ResponseMetadata"]["HTTPHeaders"]
+    assert isinstance(http.headers, HeadersDict)
+    assert dict(http.headers.items()) == sent
+    assert repr(http.headers) == repr(HeadersDict(sent))
+    assert http.headers["X-Amzn-RequestId"] == response["ResponseMetadata"]["RequestId"]
+    assert http.headers["Content-Length"] == sent["content-length"]
+    assert (http.status_code, http.url, http.raw) == (200, None, None)
+    assert _botocore._fast_build_ok()  # the botocore this suite runs with takes the fast path
