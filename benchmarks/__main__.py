@@ -19,7 +19,7 @@ from ._harness import CONTENDERS, LABELS, ROOT, Result, environment
 def _create(quick: bool) -> list[Result]:
     from .calls import create_ed25519
 
-    rounds = 12 if quick else 40
+    rounds = 12 if quick else 100
     return [create_ed25519(rounds, 5, fresh_keys=False), create_ed25519(rounds, 5, True)]
 
 
