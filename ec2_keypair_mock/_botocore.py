@@ -59,13 +59,14 @@ def _credentials(request_signer: Any) -> tuple[str | None, str | None]:
 class _Operation:
     """What ``handle`` needs of one operation model, looked up once per model."""
 
-    __slots__ = ("action", "ec2_model", "parser", "service", "timestamp_parser")
+    # Nothing here may refer to the model: it is the weak key of ``_operations``.
+    __slots__ = ("action", "is_ec2", "parser", "service", "timestamp_parser")
 
     def __init__(self, model: OperationModel) -> None:
         service_model = model.service_model
         self.service: str = service_model.service_name
         self.action: str = model.name
-        self.ec2_model = model if self.service == "ec2" else None
+        self.is_ec2 = self.service == "ec2"
         self.parser = _parser(service_model.protocol)
         self.timestamp_parser = getattr(self.parser, "_timestamp_parser", None)
         remember_service_model(service_model)
@@ -114,7 +115,7 @@ def handle(
         access_key_id=access_key,
         session_token=token,
     )
-    response = backend.dispatch(request, operation.ec2_model)
+    response = backend.dispatch(request, model if operation.is_ec2 else None)
     headers = {key.lower(): value for key, value in response.headers.items()}
     headers["content-length"] = str(len(response.body))
     parsed: dict[str, Any] | None = None

@@ -307,3 +307,20 @@ def test_installed_while_active(
     changed = {key for key in before if during[key] != before[key]}
     assert {"credential providers", "mock stack", "attached clients", "client handlers"} <= changed
     assert snapshot(early, session) == before
+
+
+def test_discarded_clients_models_are_not_kept_alive() -> None:
+    """The door's per-model lookups are keyed weakly: once a test drops its clients, their
+    botocore models can go (only the one model kept for reuse, at most, stays)."""
+    import weakref
+
+    models = []
+    with mock_keypairs():
+        for index in range(5):
+            client = boto3.session.Session().client("ec2", region_name="us-east-1")
+            client.create_key_pair(KeyName=f"k{index}", KeyType="ed25519")
+            client.describe_key_pairs()
+            models.append(weakref.ref(client.meta.service_model))
+            del client
+    gc.collect()
+    assert sum(model() is not None for model in models) <= 1
