@@ -137,13 +137,20 @@ def _http_response(status: int, headers: dict[str, str]) -> AWSResponse:
     """``AWSResponse(None, status, headers, None)``, built quickly when we can.
 
     ``HeadersDict(headers)`` goes through ``MutableMapping.update``: several microseconds per
-    call for the same few header names. When botocore's ``AWSResponse`` and ``HeadersDict`` are
-    still the plain attribute holders they were when this module was checked (see
-    :func:`_fast_build_ok`), the header keys are made once per name and both objects are filled
-    directly; otherwise, the plain constructor.
+    call for the same few header names. When :func:`_direct_build_ok` found botocore's
+    ``AWSResponse`` and ``HeadersDict`` to be the plain attribute holders :func:`_direct_build`
+    fills, that is used; otherwise, the constructor.
     """
-    if not _FAST_HEADERS:
-        return AWSResponse(None, status, headers, None)
+    if _FAST_HEADERS:
+        return _direct_build(status, headers)
+    return AWSResponse(None, status, headers, None)
+
+
+_header_keys: dict[str, Any] = {}
+
+
+def _direct_build(status: int, headers: dict[str, str]) -> AWSResponse:
+    """Both objects filled directly, each header key made once per name."""
     keys = _header_keys
     table = {}
     for name, value in headers.items():
@@ -160,39 +167,29 @@ def _http_response(status: int, headers: dict[str, str]) -> AWSResponse:
     return answer
 
 
-_header_keys: dict[str, Any] = {}
-
-
-def _fast_build_ok() -> bool:
-    """Whether the direct build gives what the constructors give (botocore's internals are not
-    a promise: this is checked once, and the constructors are used if anything differs)."""
+def _direct_build_ok() -> bool:
+    """Whether :func:`_direct_build` gives what the constructor gives (botocore's internals are
+    not a promise: this is checked once, and the constructor is used if anything differs)."""
     sample = {"content-type": "text/xml", "x-amzn-requestid": "r", "content-length": "7"}
     try:
         plain = AWSResponse(None, 200, sample, None)
-        if set(vars(plain)) != {"url", "status_code", "headers", "raw", "_content"}:
-            return False
         if set(vars(plain.headers)) != {"_dict"} or not isinstance(plain.headers._dict, dict):
             return False
-        global _FAST_HEADERS
-        _FAST_HEADERS = True
-        fast = _http_response(200, sample)
-        same = (
-            type(fast.headers) is type(plain.headers)
+        fast = _direct_build(200, sample)
+        return (
+            vars(fast).keys() == vars(plain).keys()
+            and type(fast.headers) is type(plain.headers)
             and list(fast.headers.items()) == list(plain.headers.items())
             and fast.headers["Content-Length"] == "7"
             and fast.headers["X-Amzn-RequestId"] == "r"
             and repr(fast.headers) == repr(plain.headers)
             and (fast.url, fast.status_code, fast.raw) == (None, 200, None)
-            and vars(fast).keys() == vars(plain).keys()
         )
     except Exception:
-        same = False
-    _FAST_HEADERS = False
-    return same
+        return False
 
 
-_FAST_HEADERS = False
-_FAST_HEADERS = _fast_build_ok()
+_FAST_HEADERS = _direct_build_ok()
 
 
 def _no_credentials(self: Any) -> None:

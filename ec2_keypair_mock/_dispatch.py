@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import FrozenInstanceError
 from itertools import chain
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -25,10 +24,11 @@ from ._authmsg import (
     unauthorized_message,
 )
 from ._evaluate import Decision, decide
+from ._frozen import Frozen
 from ._keys import KeyFormat, KeyType, NewKey
 from ._model import InvalidQueryParameter, operation_model, parse_query, render_xml
 from ._ops import OPERATIONS
-from ._state import RegionState
+from ._state import NO_KEYS, RegionState
 from ._wire import (
     EC2Error,
     WireRequest,
@@ -49,7 +49,7 @@ _NO_RESOURCE_ACTIONS = frozenset({"ec2:DescribeKeyPairs", "ec2:DescribeTags"})
 _REDACTED = "<redacted>"
 
 
-class CallRecord:
+class CallRecord(Frozen):
     """One intercepted call, as ``backend.calls`` lists them (read-only).
 
     ``params`` is the structured input (botocore's names, e.g. ``{"KeyName": "k",
@@ -83,6 +83,18 @@ class CallRecord:
         "region",
         "request_id",
         "status",
+    )
+    # What ==, repr and hash see (Frozen): ``params`` is read through its property.
+    _fields = (
+        "operation",
+        "region",
+        "account_id",
+        "caller_arn",
+        "params",
+        "status",
+        "error_code",
+        "request_id",
+        "decisions",
     )
 
     operation: str
@@ -141,47 +153,11 @@ class CallRecord:
         """Whether the call had ``DryRun=True``."""
         return bool(self.params.get("DryRun"))
 
-    def _fields(self) -> tuple[Any, ...]:
-        return (
-            self.operation,
-            self.region,
-            self.account_id,
-            self.caller_arn,
-            self.params,
-            self.status,
-            self.error_code,
-            self.request_id,
-            self.decisions,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, CallRecord):
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    __hash__ = None  # type: ignore[assignment]  # params is a mapping: records are unhashable
-
-    def __repr__(self) -> str:
-        names = (
-            "operation",
-            "region",
-            "account_id",
-            "caller_arn",
-            "params",
-            "status",
-            "error_code",
-            "request_id",
-            "decisions",
-        )
-        shown = dict(zip(names, self._fields(), strict=True))
-        shown["params"] = dict(shown["params"])
-        return "CallRecord(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        # Frozen's restores fields by name; ``params`` is stored as ``_params``.
+        names = tuple("_params" if name == "params" else name for name in self._fields)
+        for name, value in zip(names, state, strict=True):
+            object.__setattr__(self, name, value)
 
 
 # What the call log keeps of a request's parameters: the parameter names (one tuple shared by
@@ -214,7 +190,6 @@ def _parse_logged(operation: str, logged: _LoggedQuery) -> dict[str, Any]:
 
 
 _MATERIAL = "PublicKeyMaterial"
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 class _RequestTags(Mapping[str, Any]):
@@ -468,7 +443,7 @@ def dispatch(
                 request.region,
                 caller.account_id,
                 caller.arn,
-                _EMPTY,
+                NO_KEYS,
                 400,
                 response.error_code,
                 response.request_id,
@@ -477,7 +452,7 @@ def dispatch(
         return response
     if model is None:
         model = operation_model("ec2", action)
-    logged: Mapping[str, Any] | _LoggedQuery = _EMPTY
+    logged: Mapping[str, Any] | _LoggedQuery = NO_KEYS
     call: Call | None = None
     try:
         params = parse_query(model.input_shape, request.params)
@@ -538,7 +513,7 @@ def _dispatch_sts(backend: KeyPairsBackend, request: WireRequest) -> WireRespons
     else:
         call = Call(backend, request, caller, {})
         try:
-            call.authorize("sts:DecodeAuthorizationMessage", "*", _EMPTY)
+            call.authorize("sts:DecodeAuthorizationMessage", "*", NO_KEYS)
         except EC2Error:
             response = _sts_error("AccessDenied", _access_denied(caller, call.decisions[-1]), 403)
         else:

@@ -11,7 +11,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._keys import public_key_line
-from ._state import KEY_PAIR_ID, KEY_PAIR_QUOTA, Pair, RegionState, now, pair_context, tag_list
+from ._state import (
+    KEY_PAIR_ID,
+    KEY_PAIR_QUOTA,
+    NO_KEYS,
+    Pair,
+    RegionState,
+    now,
+    pair_context,
+    tag_list,
+)
 from ._tag_ops import create_tags, delete_tags, describe_tags, serves_tags
 from ._validate import (
     Wildcard,
@@ -54,14 +63,13 @@ _CREATE_ACTION: dict[str, Mapping[str, Any]] = {
     action: {"ec2:CreateAction": action.split(":", 1)[1]}
     for action in ("ec2:CreateKeyPair", "ec2:ImportKeyPair")
 }
-_NO_KEYS: Mapping[str, Any] = {}
 
 
 def _authorize_create(call: Call, action: str, name: str, tags: dict[str, str] | None) -> None:
     """The creation check, plus a second ``ec2:CreateTags`` check when tags are given (§8)."""
     resource = call.key_pair_arn(name)
     tag_keys = call.request_tags(tags)
-    own = _NO_KEYS
+    own = NO_KEYS
     if action == "ec2:CreateKeyPair":
         key_type = call.params.get("KeyType") or "rsa"  # authorized before it is validated
         own = _KEY_PAIR_TYPE.get(key_type) or {"ec2:KeyPairType": key_type}
@@ -225,7 +233,7 @@ def _matcher(filters: Sequence[Mapping[str, Any]] | None) -> Callable[[Pair], bo
 def describe_key_pairs(call: Call) -> Output:
     """DescribeKeyPairs with its selectors and filters (SPEC §4)."""
     params = call.params
-    call.authorize("ec2:DescribeKeyPairs", "*", _NO_KEYS)
+    call.authorize("ec2:DescribeKeyPairs", "*", NO_KEYS)
     call.check_dry_run()
     names: list[str] = params.get("KeyNames") or []
     ids: list[str] = params.get("KeyPairIds") or []

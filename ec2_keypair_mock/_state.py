@@ -10,11 +10,13 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from random import getrandbits
+from types import MappingProxyType
 from typing import Any
 
 __all__ = [
     "KEY_PAIR_ID",
     "KEY_PAIR_QUOTA",
+    "NO_KEYS",
     "Pair",
     "RegionState",
     "new_key_pair_id",
@@ -127,7 +129,8 @@ def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
-_NO_PAIR: Mapping[str, Any] = {}
+NO_KEYS: Mapping[str, Any] = MappingProxyType({})
+"""No context keys, no parameters: one shared read-only empty mapping."""
 
 
 def pair_context(pair: Pair | None) -> Mapping[str, Any]:
@@ -136,7 +139,7 @@ def pair_context(pair: Pair | None) -> Mapping[str, Any]:
     A new mapping per pair (a snapshot: the call log keeps it); no pair, no keys.
     """
     if pair is None:
-        return _NO_PAIR
+        return NO_KEYS
     context: dict[str, Any] = {"ec2:KeyPairName": pair.name, "ec2:KeyPairType": pair.key_type}
     for key, value in pair.tags.items():
         context[f"aws:ResourceTag/{key}"] = value

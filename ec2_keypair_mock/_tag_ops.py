@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._state import KEY_PAIR_ID, Pair, pair_context
+from ._state import KEY_PAIR_ID, NO_KEYS, Pair, pair_context
 from ._validate import Wildcard, check_tags, invalid, missing, wildcard
 from ._wire import EC2Error
 
@@ -140,7 +140,7 @@ _TAG_FILTERS: dict[str, Callable[[Pair, str, str], str]] = {
 def describe_tags(call: Call) -> Output:
     """DescribeTags for key pairs, with its four filters and MaxResults/NextToken paging."""
     params = call.params
-    call.authorize("ec2:DescribeTags", "*", pair_context(None))
+    call.authorize("ec2:DescribeTags", "*", NO_KEYS)
     call.check_dry_run()
     tests: list[tuple[Callable[[Pair, str, str], str], list[Wildcard]]] = []
     for spec in params.get("Filters") or ():

@@ -10,6 +10,7 @@ seeds pairs boto3 then sees, and ``backend.dispatch`` answers with the element o
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import re
 import uuid
@@ -295,6 +296,7 @@ def test_call_log_keeps_nested_params_exactly(ec2: BaseClient, backend: KeyPairs
         "MaxResults": 5,
     }
     assert backend.calls == [create, describe, tags]
+    assert copy.copy(create) == create  # as with the dataclass it replaced
     assert create != describe
     assert "'TagSpecifications': [{'ResourceType': 'key-pair'" in repr(create)
     with pytest.raises(TypeError):

@@ -337,4 +337,4 @@ def test_http_response_headers_match_botocores_own(fast: bool) -> None:
     assert http.headers["X-Amzn-RequestId"] == response["ResponseMetadata"]["RequestId"]
     assert http.headers["Content-Length"] == sent["content-length"]
     assert (http.status_code, http.url, http.raw) == (200, None, None)
-    assert _botocore._fast_build_ok()  # the botocore this suite runs with takes the fast path
+    assert _botocore._direct_build_ok()  # the botocore this suite runs with takes the fast path
